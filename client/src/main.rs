@@ -8,6 +8,9 @@ use std::{
     process::ExitCode,
 };
 
+mod audit_cmd;
+mod invite_cmd;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use samordna_client::{
     ClientError, ConsentRequest, FetchRequest, SendRequest, Session, exit,
@@ -97,6 +100,21 @@ enum Command {
     /// SIP plans: a new one to fill in, checking one, and a readable document of one.
     #[command(subcommand)]
     Plan(PlanCommand),
+    /// The compliance officer's tools (auditor certificates only).
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
+    /// The relay's access log, as this profile has checked it.
+    #[command(subcommand)]
+    Log(audit_cmd::LogCommand),
+    /// This profile as a witness that cosigns the relay's checkpoints.
+    #[command(subcommand)]
+    Witness(audit_cmd::WitnessCommand),
+    /// SIP meeting invitations: by email and as an encrypted envelope through the relay.
+    #[command(subcommand)]
+    Invite(invite_cmd::InviteCommand),
+    /// Invitation emails waiting to be sent.
+    #[command(subcommand)]
+    Outbox(invite_cmd::OutboxCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -440,6 +458,11 @@ async fn run(cli: Cli) -> Result<Output, ClientError> {
         }
         Command::Directory => Output::of(&session(cli.profile)?.directory().await?),
         Command::Plan(command) => run_plan(command, cli.profile, json),
+        Command::Audit(command) => audit_cmd::audit(command, cli.profile).await,
+        Command::Log(command) => audit_cmd::log(command, cli.profile).await,
+        Command::Witness(command) => audit_cmd::witness(command, cli.profile).await,
+        Command::Invite(command) => invite_cmd::invite(command, cli.profile).await,
+        Command::Outbox(command) => invite_cmd::outbox(command, cli.profile).await,
     }
 }
 
