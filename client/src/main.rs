@@ -13,14 +13,14 @@ mod invite_cmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use samordna_client::{
-    ClientError, ConsentRequest, FetchRequest, SendRequest, Session, exit,
+    Block, ClientError, ConsentRequest, FetchRequest, SendRequest, Session, exit,
     input::parse_time,
     plan::{self, Format},
     profile::Profile,
 };
 use samordna_core::{
     CaseId, ConsentId, ContentKind, EnvelopeId, KeyId, PrincipalId,
-    consent::{ConsentForm, GrantorRole, SubjectClass},
+    consent::{ConsentForm, GrantorRole, SubjectClass, WithdrawalReason},
 };
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
@@ -199,8 +199,14 @@ enum CaseCommand {
         #[arg(long)]
         lead: Option<PrincipalId>,
     },
-    /// Show a case and its consents.
+    /// Show a case: its consents (with their state) and its history.
     Show {
+        /// The case (S-…).
+        id: CaseId,
+    },
+    /// Close a case to new documents (lead principal only); what was sent can still be fetched
+    /// while its consent holds.
+    Close {
         /// The case (S-…).
         id: CaseId,
     },
@@ -243,12 +249,65 @@ enum ConsentCommand {
         /// The consent this one replaces (K-…).
         #[arg(long)]
         supersedes: Option<ConsentId>,
+        /// The consent document (names, how consent was given, a scanned form): sent signed and
+        /// encrypted to every other party as a document of kind `consent`; the relay keeps only the
+        /// consent's metadata.
+        #[arg(long, value_name = "FILE")]
+        document: Option<PathBuf>,
     },
-    /// Show a consent.
+    /// Show a consent: its state, amendment history, withdrawals and blocks, each signature checked.
     Show {
         /// The consent (K-…).
         id: ConsentId,
     },
+    /// Withdraw a consent: final, effective at once, also for documents already sent; the other
+    /// parties are told.
+    Withdraw {
+        /// The consent (K-…).
+        id: ConsentId,
+        /// Why (the circumstances belong in your case record, not at the relay).
+        #[arg(long, value_enum)]
+        reason: Withdrawal,
+    },
+    /// Block (spärr) a party or a kind of information on a consent: effective at once, also for
+    /// documents already sent, and cannot be lifted.
+    #[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["parties", "kinds"])))]
+    Block {
+        /// The consent (K-…).
+        id: ConsentId,
+        /// A principal to remove (SE + organisation number); repeat for several.
+        #[arg(long = "party")]
+        parties: Vec<PrincipalId>,
+        /// A kind of information to remove; repeat for several.
+        #[arg(long = "kind")]
+        kinds: Vec<ContentKind>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Withdrawal {
+    /// The person withdrew it.
+    Individual,
+    /// A guardian withdrew it.
+    Guardian,
+    /// The legal representative (god man, förvaltare) withdrew it.
+    LegalRepresentative,
+    /// It was recorded in error.
+    RecordedInError,
+    /// Another reason, documented in the case record.
+    Other,
+}
+
+impl From<Withdrawal> for WithdrawalReason {
+    fn from(w: Withdrawal) -> Self {
+        match w {
+            Withdrawal::Individual => WithdrawalReason::Individual,
+            Withdrawal::Guardian => WithdrawalReason::Guardian,
+            Withdrawal::LegalRepresentative => WithdrawalReason::LegalRepresentative,
+            Withdrawal::RecordedInError => WithdrawalReason::RecordedInError,
+            Withdrawal::Other => WithdrawalReason::Other,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -311,8 +370,26 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::OTHER);
         }
     };
-    match runtime.block_on(run(cli)) {
-        Ok(out) => {
+    // A command that talked to the relay is followed by a check of the relay's access log against
+    // the last checkpoint this profile verified (audit_cmd::check_after).
+    let check_profile = audit_cmd::talks_to_relay(&cli.command).then(|| cli.profile.clone());
+    let result = runtime.block_on(run(cli));
+    let log_failure = match (&result, check_profile) {
+        (Ok(_), Some(profile)) => runtime.block_on(audit_cmd::check_after(profile, json, true)),
+        // A refusal was logged by the relay too; a usage error or an unreachable relay was not.
+        (Err(e), Some(profile)) if e.exit_code() == exit::REFUSED => {
+            runtime.block_on(audit_cmd::check_after(profile, json, false))
+        }
+        _ => None,
+    };
+    let code = match result {
+        Ok(mut out) => {
+            if let (Some(f), Some(obj)) = (&log_failure, out.json.as_object_mut()) {
+                obj.insert(
+                    "log_check_error".into(),
+                    serde_json::json!({ "code": f.code(), "message": f.to_string() }),
+                );
+            }
             let mut stdout = std::io::stdout().lock();
             let written = if json {
                 writeln!(stdout, "{}", out.json)
@@ -323,12 +400,19 @@ fn main() -> ExitCode {
             };
             // A closed pipe is not worth a second error message.
             let _ = written.and_then(|()| stdout.flush());
-            ExitCode::from(out.exit)
+            out.exit
         }
         Err(e) => {
             print_error(json, &e.code(), &e.to_string(), e.request_id());
-            ExitCode::from(e.exit_code())
+            e.exit_code()
         }
+    };
+    match log_failure {
+        Some(f) => {
+            audit_cmd::report_log_failure(&f);
+            ExitCode::from(exit::VERIFICATION)
+        }
+        None => ExitCode::from(code),
     }
 }
 
@@ -387,7 +471,12 @@ async fn run(cli: Cli) -> Result<Output, ClientError> {
             out.text = format!("Opened case {}.\n{}", info.case_id, out.text);
             Ok(out)
         }
-        Command::Case(CaseCommand::Show { id }) => Output::of(&session(cli.profile)?.case_show(&id).await?),
+        Command::Case(CaseCommand::Show { id }) => {
+            let case = session(cli.profile)?.case_show(&id).await?;
+            let code = if case.verification_failed() { exit::VERIFICATION } else { exit::OK };
+            Output::with_exit(&case, code)
+        }
+        Command::Case(CaseCommand::Close { id }) => Output::of(&session(cli.profile)?.case_close(&id).await?),
         Command::Consent(ConsentCommand::Record {
             case,
             parties,
@@ -400,6 +489,7 @@ async fn run(cli: Cli) -> Result<Output, ClientError> {
             child_view_heard,
             form,
             supersedes,
+            document,
         }) => {
             let req = ConsentRequest {
                 case_id: case,
@@ -429,13 +519,31 @@ async fn run(cli: Cli) -> Result<Output, ClientError> {
                 },
                 supersedes,
             };
-            let recorded = session(cli.profile)?.consent_record(&req).await?;
-            let mut out = Output::of(&recorded)?;
-            out.text = format!("Recorded consent {}.\n{}", recorded.consent.consent_id, out.text);
+            let session = session(cli.profile)?;
+            let Some(document) = document else {
+                let recorded = session.consent_record(&req).await?;
+                let mut out = Output::of(&recorded)?;
+                out.text = format!("Recorded consent {}.\n{}", recorded.consent.consent_id, out.text);
+                return Ok(out);
+            };
+            let recorded = session.consent_record_with_document(&req, &document).await?;
+            // The consent stands even when its document could not be sent; the exit code says so.
+            let mut out = Output::with_exit(&recorded, recorded.exit_code())?;
+            out.text = format!("Recorded consent {}.\n{}", recorded.recorded.consent.consent_id, out.text);
             Ok(out)
         }
         Command::Consent(ConsentCommand::Show { id }) => {
-            Output::of(&session(cli.profile)?.consent_show(&id).await?)
+            let shown = session(cli.profile)?.consent_show(&id).await?;
+            let code = if shown.consent.verification_failed() { exit::VERIFICATION } else { exit::OK };
+            Output::with_exit(&shown, code)
+        }
+        Command::Consent(ConsentCommand::Withdraw { id, reason }) => {
+            Output::of(&session(cli.profile)?.consent_withdraw(&id, reason.into()).await?)
+        }
+        Command::Consent(ConsentCommand::Block { id, parties, kinds }) => {
+            let blocks: Vec<Block> =
+                parties.into_iter().map(Block::Party).chain(kinds.into_iter().map(Block::Kind)).collect();
+            Output::of(&session(cli.profile)?.consent_blocks(&id, blocks).await?)
         }
         Command::Send { file, case, to, kind, consent } => {
             let sent =

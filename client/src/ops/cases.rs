@@ -172,7 +172,12 @@ fn grantor_word(g: GrantorRole) -> &'static str {
 
 impl fmt::Display for ConsentInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Consent {} ({}) in case {}", self.consent_id, status_word(self.status), self.case_id)?;
+        let blocked = !self.blocked_parties.is_empty() || !self.blocked_kinds.is_empty();
+        let state = match (self.status, blocked) {
+            (ConsentStatus::Active, true) => "active, with blocks (spärr)",
+            (s, _) => status_word(s),
+        };
+        writeln!(f, "Consent {} ({state}) in case {}", self.consent_id, self.case_id)?;
         writeln!(f, "  Parties: {}", join_names(&self.parties))?;
         writeln!(f, "  Covers: {}", kinds_text(&self.kinds))?;
         writeln!(f, "  Valid from {} until {}", human_time(self.valid_from), human_time(self.valid_until))?;
@@ -195,13 +200,12 @@ impl fmt::Display for ConsentInfo {
         if let Some(at) = self.withdrawn_at {
             write!(f, "\n  Withdrawn on {}", human_time(at))?;
         }
-        if !self.blocked_parties.is_empty() || !self.blocked_kinds.is_empty() {
-            let parties: Vec<String> = self.blocked_parties.iter().map(ToString::to_string).collect();
-            write!(
-                f,
-                "\n  Blocked (spärr): {}",
-                [parties.join(", "), kinds_text(&self.blocked_kinds)].join(" ")
-            )?;
+        if blocked {
+            let parties =
+                self.blocked_parties.iter().map(|p| NamedPrincipal::new(&self.directory, p).to_string());
+            let kinds = self.blocked_kinds.iter().map(ToString::to_string);
+            let all: Vec<String> = parties.chain(kinds).collect();
+            write!(f, "\n  Blocked (spärr), no longer covered: {}", join_names(&all))?;
         }
         if let Some(newer) = &self.superseded_by {
             write!(f, "\n  Replaced by consent {newer}")?;

@@ -528,6 +528,60 @@ impl Session {
     }
 }
 
+/// `consent block`: one or more blocks on one consent, in the order given.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConsentBlocksResult {
+    /// The consent.
+    pub consent_id: ConsentId,
+    /// Each block, as recorded (or found already in place).
+    pub blocks: Vec<ConsentChangeResult>,
+}
+
+impl fmt::Display for ConsentBlocksResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self.blocks.iter().map(ToString::to_string).collect();
+        write!(f, "{}", parts.join("\n\n"))
+    }
+}
+
+impl Session {
+    /// Records several blocks on one consent, one after the other. Each is checked against the
+    /// consent as it then stands; when one fails after others were recorded, the error says which
+    /// took effect (they stay: a block cannot be lifted).
+    pub async fn consent_blocks(
+        &self,
+        id: &ConsentId,
+        blocks: Vec<Block>,
+    ) -> Result<ConsentBlocksResult, ClientError> {
+        if blocks.is_empty() {
+            return Err(ClientError::usage("usage", "name what to block with --party or --kind"));
+        }
+        let mut done: Vec<ConsentChangeResult> = Vec::with_capacity(blocks.len());
+        for block in blocks {
+            match self.consent_block(id, block).await {
+                Ok(r) => done.push(r),
+                Err(e) if done.iter().any(|r| r.recorded) => {
+                    let recorded: Vec<String> = done
+                        .iter()
+                        .filter(|r| r.recorded)
+                        .map(|r| change_words(&r.change, &r.directory))
+                        .collect();
+                    return Err(ClientError::Policy {
+                        code: e.code().into(),
+                        message: format!(
+                            "consent {id} was {} (that took effect and stays), but the next block was not \
+                             recorded: {e}",
+                            join_names(&recorded)
+                        ),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(ConsentBlocksResult { consent_id: id.clone(), blocks: done })
+    }
+}
+
 // ---- Recording a consent with its document ----
 
 /// What became of the consent document.

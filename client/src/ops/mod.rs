@@ -24,9 +24,9 @@ pub use fetch::{
 };
 pub use keys::{KeyInfo, KeysInitResult, KeysListResult, PublishedKey};
 pub use lifecycle::{
-    Block, CaseCloseResult, CaseEventInfo, ChainLink, ChangeInfo, ChangeSignature, ConsentChangeResult,
-    ConsentDocument, NoticeInfo, RecordedWithDocument, amendment_chain, reason_words, unsupported_state,
-    verify_change,
+    Block, CaseCloseResult, CaseEventInfo, ChainLink, ChangeInfo, ChangeSignature, ConsentBlocksResult,
+    ConsentChangeResult, ConsentDocument, NoticeInfo, RecordedWithDocument, amendment_chain, reason_words,
+    unsupported_state, verify_change,
 };
 pub use send::{SendRequest, SendResult, SentRecipient, SkippedKey, usable_keys};
 
