@@ -34,6 +34,7 @@
 pub mod audit;
 pub mod error;
 pub mod input;
+pub mod invite;
 pub mod keystore;
 pub mod logcheck;
 mod ops;

@@ -18,6 +18,48 @@ use zeroize::Zeroizing;
 /// The directory inside a profile that holds the principal's encryption keys.
 pub const KEYS_DIR: &str = "keys";
 
+/// How the SMTP connection is secured. There is no plain-text mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// STARTTLS, required: the message is never sent if the server does not offer it (port 587).
+    #[default]
+    Starttls,
+    /// Implicit TLS from the first byte (port 465).
+    Tls,
+}
+
+/// The optional `[smtp]` section of profile.toml: the principal's own mail server, for meeting
+/// invitations (`docs/invitations.md`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// The server's host name, as its certificate names it.
+    pub host: String,
+    /// The port; 587 for `starttls`, 465 for `tls` when absent.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// `starttls` (the default) or `tls`.
+    #[serde(default)]
+    pub security: SmtpSecurity,
+    /// The sender, e.g. `"SIP-samordnare Linköpings kommun <sip@linkoping.example>"`; also the
+    /// invitations' ORGANIZER.
+    pub from: String,
+    /// The user name for SMTP authentication (with `password_file`).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// A file holding the SMTP password (readable by its owner only).
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// A CA certificate (PEM) to trust for the server instead of the system's CA store.
+    #[serde(default)]
+    pub ca: Option<PathBuf>,
+    /// How to reach the organiser, printed in every invitation (a phone number, say); the `from`
+    /// address when absent.
+    #[serde(default)]
+    pub contact: Option<String>,
+}
+
 /// Why a profile could not be loaded. Each names the file and says what to do.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -58,6 +100,7 @@ pub enum ProfileError {
 pub struct Profile {
     dir: PathBuf,
     config: ProfileConfig,
+    smtp: Option<SmtpConfig>,
     signer: Signer,
     trust: TrustStore,
     /// The certificate chain and key again, for TLS client authentication (the [`Signer`] keeps its
@@ -84,10 +127,20 @@ impl Profile {
         let config_path = dir.join(PROFILE_FILE);
         let text = fs::read_to_string(&config_path)
             .map_err(|source| ProfileError::Read { path: config_path.clone(), source })?;
-        let config: ProfileConfig = toml::from_str(&text).map_err(|e| ProfileError::Config {
-            path: config_path.clone(),
-            message: e.message().to_owned(),
-        })?;
+        let config_error = |message: String| ProfileError::Config { path: config_path.clone(), message };
+        // `[smtp]` is the client's own section; the rest is core's ProfileConfig, which refuses
+        // unknown keys, so the section is taken out before the rest is read.
+        let mut table: toml::Table =
+            toml::from_str(&text).map_err(|e| config_error(e.message().to_owned()))?;
+        let smtp = match table.remove("smtp") {
+            None => None,
+            Some(v) => Some(
+                v.try_into::<SmtpConfig>().map_err(|e| config_error(format!("[smtp]: {}", e.message())))?,
+            ),
+        };
+        let config: ProfileConfig = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| config_error(e.message().to_owned()))?;
         let path = |p: &Path| if p.is_absolute() { p.to_owned() } else { dir.join(p) };
         let read = |p: &Path| {
             let p = path(p);
@@ -125,7 +178,7 @@ impl Profile {
                 "this profile's own certificate is not accepted by its federation: {e}"
             ))
         })?;
-        Ok(Profile { dir: dir.to_owned(), config, signer, trust, tls_chain, tls_key })
+        Ok(Profile { dir: dir.to_owned(), config, smtp, signer, trust, tls_chain, tls_key })
     }
 
     /// The profile directory.
@@ -136,6 +189,11 @@ impl Profile {
     /// The parsed profile.toml.
     pub fn config(&self) -> &ProfileConfig {
         &self.config
+    }
+
+    /// The `[smtp]` section, when the profile has one.
+    pub fn smtp(&self) -> Option<&SmtpConfig> {
+        self.smtp.as_ref()
     }
 
     /// Our signing key and certificate.
