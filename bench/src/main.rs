@@ -6,6 +6,7 @@
 mod child;
 mod envelope;
 mod federation;
+mod log;
 mod measure;
 mod openssl;
 mod primitives;
@@ -42,6 +43,8 @@ struct Cli {
 enum Command {
     /// Time sealing and opening envelopes of each size, with baselines and peak memory.
     Envelope(EnvelopeArgs),
+    /// The access log at scale: appends, proofs, and the full recomputation over a million entries.
+    Log(log::LogArgs),
     /// Seal one file and print peak memory (used by `envelope`).
     #[command(hide = true)]
     SealOnce(OnceArgs),
@@ -77,6 +80,10 @@ struct EnvelopeArgs {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Envelope(args) => envelope_bench(&args),
+        Command::Log(args) => {
+            let work = tempfile::Builder::new().prefix("samordna-bench-log-").tempdir()?;
+            log::run(&args, work.path(), args.markdown)
+        }
         Command::SealOnce(args) => child::run_once(Op::Seal, &args),
         Command::OpenOnce(args) => child::run_once(Op::Open, &args),
     }
