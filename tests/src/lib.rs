@@ -2,6 +2,7 @@
 //! external commands (such as `openssl`) run with a time limit.
 
 pub mod api;
+pub mod cli;
 pub mod relay;
 pub mod smtp;
 

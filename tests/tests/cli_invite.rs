@@ -10,6 +10,7 @@
 use std::{io::Write, process::Command, time::Duration};
 
 use samordna_tests::{
+    cli::{ok, samordna, string},
     relay::{Backend, TestRelay},
     run,
     smtp::{SmtpServer, header},
@@ -21,29 +22,6 @@ const NEEDLES: [&str; 4] = [PERSON, "19121212-1212", "191212-1212", "121212-1212
 const FROM: &str = "sip@linkoping.example";
 const A: &str = "forskola.larare@linkoping.example";
 const B: &str = "handlaggare@fk.example";
-
-/// Runs `samordna --json …` as `profile`: (exit code, JSON output).
-fn samordna(relay: &TestRelay, profile: &str, args: &[&str]) -> (i32, Value) {
-    let out = run(relay.client(profile).arg("--json").args(args));
-    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-        panic!(
-            "{args:?}: not JSON: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), json)
-}
-
-fn ok(relay: &TestRelay, profile: &str, args: &[&str]) -> Value {
-    let (code, json) = samordna(relay, profile, args);
-    assert_eq!(code, 0, "{profile} {args:?}: {json}\nrelay log:\n{}", relay.log());
-    json
-}
-
-fn string(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_else(|| panic!("no {key} in {v}")).to_owned()
-}
 
 /// The municipality's profile gets an `[smtp]` section for the test server.
 fn configure_smtp(relay: &TestRelay, smtp: &SmtpServer) {

@@ -11,6 +11,7 @@ use std::path::Path;
 
 use samordna_core::audit::{Action, Reason};
 use samordna_tests::{
+    cli::{ok, samordna, string},
     relay::{Backend, TestRelay, set_key},
     run,
 };
@@ -19,20 +20,6 @@ use serde_json::Value;
 const KOMMUN: &str = "SE2120000449";
 const REGION: &str = "SE2321000032";
 const SKOLA: &str = "SE5569875437";
-
-/// Runs `samordna --json …` as `profile` and returns (exit code, JSON output).
-fn samordna(relay: &TestRelay, profile: &str, args: &[&str]) -> (i32, Value) {
-    let out = run(relay.client(profile).arg("--json").args(args));
-    let code = out.status.code().unwrap_or(-1);
-    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-        panic!(
-            "{args:?}: not JSON: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (code, json)
-}
 
 /// Runs `samordna …` (no `--json`) and returns (exit code, stdout, stderr).
 fn samordna_text(relay: &TestRelay, profile: &str, args: &[&str]) -> (i32, String, String) {
@@ -44,21 +31,11 @@ fn samordna_text(relay: &TestRelay, profile: &str, args: &[&str]) -> (i32, Strin
     )
 }
 
-fn ok(relay: &TestRelay, profile: &str, args: &[&str]) -> Value {
-    let (code, json) = samordna(relay, profile, args);
-    assert_eq!(code, 0, "{profile} {args:?}: {json}\nrelay log:\n{}", relay.log());
-    json
-}
-
 /// Asserts a refusal: the exit code, the stable error code, and returns the message.
 fn refused(relay: &TestRelay, profile: &str, args: &[&str], exit: i32, code: &str) -> String {
     let (got, json) = samordna(relay, profile, args);
     assert_eq!((got, json["error"]["code"].as_str()), (exit, Some(code)), "{profile} {args:?}: {json}");
     json["error"]["message"].as_str().expect("a message").to_owned()
-}
-
-fn string(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_else(|| panic!("no {key} in {v}")).to_owned()
 }
 
 fn count(relay: &TestRelay, sql: &str) -> i64 {

@@ -7,35 +7,11 @@
 
 use samordna_core::audit::Action;
 use samordna_tests::{
+    cli::{ok, samordna, string},
     openssl,
     relay::{Backend, TestRelay},
     run,
 };
-use serde_json::Value;
-
-/// Runs `samordna --json …` as `profile` and returns (exit code, JSON output).
-fn samordna(relay: &TestRelay, profile: &str, args: &[&str]) -> (i32, Value) {
-    let out = run(relay.client(profile).arg("--json").args(args));
-    let code = out.status.code().unwrap_or(-1);
-    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-        panic!(
-            "{args:?}: not JSON: {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (code, json)
-}
-
-fn ok(relay: &TestRelay, profile: &str, args: &[&str]) -> Value {
-    let (code, json) = samordna(relay, profile, args);
-    assert_eq!(code, 0, "{profile} {args:?}: {json}\nrelay log:\n{}", relay.log());
-    json
-}
-
-fn string(v: &Value, key: &str) -> String {
-    v[key].as_str().unwrap_or_else(|| panic!("no {key} in {v}")).to_owned()
-}
 
 /// The spec's example plan (fictional person, Skatteverket's test personnummer), for this case.
 fn plan_for(case: &str) -> String {
