@@ -129,7 +129,7 @@ stable_codes!(
         CertificateExpired = 4, "certificate_expired",
         /// The certificate is not valid yet.
         CertificateNotYetValid = 5, "certificate_not_yet_valid",
-        /// Any other certificate fault (bad signature, wrong usage, unreadable).
+        /// Any other certificate fault (bad signature, unreadable).
         CertificateInvalid = 6, "certificate_invalid",
         /// The certificate's principal is not registered at the relay.
         PrincipalUnknown = 7, "principal_unknown",
@@ -209,6 +209,13 @@ stable_codes!(
         Timeout = 44, "timeout",
         /// A recipient key is not a current, attested key of its principal.
         KeyUnknown = 45, "key_unknown",
+        /// The certificate is its own issuer (self-signed), not issued by the federation's CA.
+        CertificateSelfSigned = 46, "certificate_self_signed",
+        /// The certificate is not for TLS client authentication: its extended key usage lacks
+        /// clientAuth, or its key usage lacks digitalSignature.
+        CertificateWrongUsage = 47, "certificate_wrong_usage",
+        /// The request body is not of the media type the route takes (`Content-Type`).
+        UnsupportedMediaType = 48, "unsupported_media_type",
     }
 );
 

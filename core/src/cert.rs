@@ -327,6 +327,30 @@ fn check_signing_key_usage(der: &[u8]) -> Result<(), CertError> {
     }
 }
 
+/// For TLS client authentication the key usage extension, when present, must allow
+/// digitalSignature: the client proves possession of its key by signing the handshake
+/// (RFC 5280 §4.2.1.3; webpki checks only the extended key usage).
+pub fn check_tls_client_key_usage(der: &[u8]) -> Result<(), CertError> {
+    let cert = x509_cert::Certificate::from_der(der).map_err(|e| CertError::Malformed(e.to_string()))?;
+    let Some(ext) = cert.tbs_certificate.extensions.iter().flatten().find(|e| e.extn_id == OID_KEY_USAGE)
+    else {
+        return Ok(());
+    };
+    let usage = KeyUsageExt::from_der(ext.extn_value.as_bytes())
+        .map_err(|e| CertError::Malformed(format!("key usage: {e}")))?;
+    if usage.digital_signature() {
+        Ok(())
+    } else {
+        Err(CertError::WrongUsage("client authentication (key usage lacks digitalSignature)"))
+    }
+}
+
+/// Whether a certificate names itself as its issuer (a self-signed or self-issued certificate,
+/// RFC 5280 §3.2). Says nothing about its signature; an unreadable certificate is not.
+pub fn is_self_issued(der: &[u8]) -> bool {
+    x509_cert::Certificate::from_der(der).is_ok_and(|c| c.tbs_certificate.issuer == c.tbs_certificate.subject)
+}
+
 pub(crate) fn unix_time(at: OffsetDateTime) -> UnixTime {
     UnixTime::since_unix_epoch(Duration::from_secs(u64::try_from(at.unix_timestamp()).unwrap_or(0)))
 }

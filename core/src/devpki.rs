@@ -146,39 +146,8 @@ impl DevCa {
     pub fn issue_person(&self, spec: &PersonSpec) -> Result<Issued, DevPkiError> {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
         let serial = self.serial();
-        let mut params = CertificateParams::default();
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CountryName, "SE");
-        dn.push(DnType::OrganizationName, spec.organisation.as_str());
-        // organizationIdentifier (2.5.4.97) and serialNumber (2.5.4.5) are PrintableString in X.520.
-        dn.push(
-            DnType::CustomDnType(vec![2, 5, 4, 97]),
-            DnValue::PrintableString(spec.principal.as_str().try_into()?),
-        );
-        dn.push(DnType::CommonName, spec.name.as_str());
-        dn.push(
-            DnType::CustomDnType(vec![2, 5, 4, 5]),
-            DnValue::PrintableString(spec.hsa_id.as_str().try_into()?),
-        );
-        params.distinguished_name = dn;
-        params.not_before = spec.not_before;
-        params.not_after = spec.not_after;
-        params.serial_number = Some(SerialNumber::from(serial));
+        let mut params = person_params(spec, serial)?;
         params.use_authority_key_identifier_extension = true;
-        let (ku, eku) = match spec.usage {
-            Usage::ClientAndSigning => (
-                vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::ContentCommitment],
-                vec![ExtendedKeyUsagePurpose::ClientAuth],
-            ),
-            Usage::ServerOnly => {
-                (vec![KeyUsagePurpose::DigitalSignature], vec![ExtendedKeyUsagePurpose::ServerAuth])
-            }
-            Usage::NoDigitalSignature => {
-                (vec![KeyUsagePurpose::KeyEncipherment], vec![ExtendedKeyUsagePurpose::ClientAuth])
-            }
-        };
-        params.key_usages = ku;
-        params.extended_key_usages = eku;
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(Issued {
             cert_pem: cert.pem(),
@@ -246,4 +215,50 @@ impl DevCa {
         };
         Ok(params.signed_by(&self.issuer)?.pem()?)
     }
+}
+
+/// A person's certificate that is its own issuer, signed by its own key: a federation subject
+/// without the federation's CA (a refusal case for tests).
+pub fn self_signed_person(spec: &PersonSpec) -> Result<Issued, DevPkiError> {
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+    let serial = random_serial_base() | 1;
+    let cert = person_params(spec, serial)?.self_signed(&key)?;
+    Ok(Issued { cert_pem: cert.pem(), cert_der: cert.der().to_vec(), key_pem: key.serialize_pem(), serial })
+}
+
+/// Subject, validity and usages of a person's or system's certificate.
+fn person_params(spec: &PersonSpec, serial: u64) -> Result<CertificateParams, DevPkiError> {
+    let mut params = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CountryName, "SE");
+    dn.push(DnType::OrganizationName, spec.organisation.as_str());
+    // organizationIdentifier (2.5.4.97) and serialNumber (2.5.4.5) are PrintableString in X.520.
+    dn.push(
+        DnType::CustomDnType(vec![2, 5, 4, 97]),
+        DnValue::PrintableString(spec.principal.as_str().try_into()?),
+    );
+    dn.push(DnType::CommonName, spec.name.as_str());
+    dn.push(
+        DnType::CustomDnType(vec![2, 5, 4, 5]),
+        DnValue::PrintableString(spec.hsa_id.as_str().try_into()?),
+    );
+    params.distinguished_name = dn;
+    params.not_before = spec.not_before;
+    params.not_after = spec.not_after;
+    params.serial_number = Some(SerialNumber::from(serial));
+    let (ku, eku) = match spec.usage {
+        Usage::ClientAndSigning => (
+            vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::ContentCommitment],
+            vec![ExtendedKeyUsagePurpose::ClientAuth],
+        ),
+        Usage::ServerOnly => {
+            (vec![KeyUsagePurpose::DigitalSignature], vec![ExtendedKeyUsagePurpose::ServerAuth])
+        }
+        Usage::NoDigitalSignature => {
+            (vec![KeyUsagePurpose::KeyEncipherment], vec![ExtendedKeyUsagePurpose::ClientAuth])
+        }
+    };
+    params.key_usages = ku;
+    params.extended_key_usages = eku;
+    Ok(params)
 }

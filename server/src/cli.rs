@@ -261,7 +261,7 @@ async fn principal(config: PathBuf, command: PrincipalCommand) -> Result<()> {
                 Err(StoreError::Conflict) => bail!("{id} is already registered"),
                 Err(e) => return Err(e.into()),
             }
-            tx.commit().await.map_err(StoreError::from)?;
+            tx.commit().await?;
             println!("Registered {} ({}) as a {}.", p.name, p.id, p.kind.as_str());
         }
         PrincipalCommand::List => {
@@ -293,7 +293,7 @@ async fn set_enabled(mut tx: crate::store::Tx, id: &str, enabled: bool) -> Resul
     if !principals::set_enabled(&mut tx, &id, enabled).await? {
         bail!("{id} is not registered");
     }
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     println!("{id} is now {}.", if enabled { "enabled" } else { "disabled" });
     Ok(())
 }
@@ -358,7 +358,7 @@ async fn auditor(config: PathBuf, command: AuditorCommand) -> Result<()> {
                 Err(StoreError::Conflict) => bail!("{} is already an auditor", a.hsa_id),
                 Err(e) => return Err(e.into()),
             }
-            tx.commit().await.map_err(StoreError::from)?;
+            tx.commit().await?;
             println!("{} is now an auditor of {} (scope: {}).", a.hsa_id, a.principal, a.scope.as_str());
         }
         AuditorCommand::List => {
@@ -371,7 +371,7 @@ async fn auditor(config: PathBuf, command: AuditorCommand) -> Result<()> {
             if !registry::remove_auditor(&mut tx, &hsa).await? {
                 bail!("{hsa} is not an auditor");
             }
-            tx.commit().await.map_err(StoreError::from)?;
+            tx.commit().await?;
             println!("{hsa} is no longer an auditor.");
         }
     }

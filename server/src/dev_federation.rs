@@ -231,7 +231,10 @@ pub async fn register(written: &Written) -> Result<()> {
     let store = crate::serve::open_store(&loaded).await?;
     let mut tx = store.write().await?;
     let now = OffsetDateTime::now_utc();
-    for p in PROFILES {
+    let mut seen = std::collections::HashSet::new();
+    // The auditor's principal is the region's: registered once. (Skipped here rather than by
+    // catching the conflict, which on PostgreSQL would abort the whole transaction.)
+    for p in PROFILES.iter().filter(|p| seen.insert(p.principal)) {
         let principal = principals::Principal {
             id: PrincipalId::parse(p.principal)?,
             name: p.organisation.into(),
@@ -240,10 +243,9 @@ pub async fn register(written: &Written) -> Result<()> {
             enabled: true,
             created_at: now,
         };
-        match principals::add(&mut tx, &principal).await {
-            // The auditor's principal is the region's: registered once.
-            Ok(()) | Err(StoreError::Conflict) => {}
-            Err(e) => return Err(e.into()),
+        // Already there from an earlier run against the same database: keep it.
+        if principals::get(&mut tx, &principal.id).await?.is_none() {
+            principals::add(&mut tx, &principal).await?;
         }
     }
     let auditor = Auditor {
@@ -255,7 +257,7 @@ pub async fn register(written: &Written) -> Result<()> {
         Ok(()) | Err(StoreError::Conflict) => {}
         Err(e) => return Err(e.into()),
     }
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     store.close().await;
     Ok(())
 }

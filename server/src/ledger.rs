@@ -354,7 +354,7 @@ async fn backfill(store: &Store) -> Result<u64, VerifyError> {
         sqlx::query("UPDATE log_head SET frontier = $1 WHERE id = 1").bind(tree.frontier().concat()),
     )
     .await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     tracing::info!(
         entries = pending,
         "encoded and hashed access-log entries written before the log was tamper-evident"

@@ -13,5 +13,6 @@ pub mod metrics;
 pub mod notify;
 pub mod retention;
 pub mod serve;
+pub mod stall;
 pub mod store;
 pub mod tls;

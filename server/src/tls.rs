@@ -1,7 +1,8 @@
 //! TLS with client certificates: rustls on ring, TLS 1.3 and 1.2 only.
 //!
 //! Client certificates are validated during the handshake (chain to the federation root, CRLs for
-//! every certificate of the chain, expired CRLs refused, clientAuth usage), so nothing from a
+//! every certificate of the chain, expired CRLs refused, extended key usage clientAuth, and key
+//! usage digitalSignature when the extension is present), so nothing from a
 //! client without a federation certificate reaches the HTTP parser. A refused handshake is logged:
 //! [`RefusalLoggingAcceptor`] catches the handshake error, names its reason, and — through a
 //! task-local slot that the verifier fills during the same poll — the certificate that was refused.
@@ -19,7 +20,10 @@ use std::{
 };
 
 use anyhow::{Context as _, Result};
-use axum_server::{accept::Accept, tls_rustls::RustlsAcceptor};
+use axum_server::{
+    accept::{Accept, NoDelayAcceptor},
+    tls_rustls::RustlsAcceptor,
+};
 use rustls::{
     CertificateError, DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
     client::danger::HandshakeSignatureValid,
@@ -31,7 +35,11 @@ use rustls::{
 use rustls_pki_types::{
     CertificateDer, CertificateRevocationListDer, PrivateKeyDer, UnixTime, pem::PemObject,
 };
-use samordna_core::{Identity, audit::Reason, cert::fingerprint};
+use samordna_core::{
+    Identity,
+    audit::Reason,
+    cert::{check_tls_client_key_usage, fingerprint, is_self_issued},
+};
 use tokio::{net::TcpStream, sync::mpsc};
 
 use crate::config::TlsConfig;
@@ -92,8 +100,15 @@ pub fn server_config(tls: &TlsConfig) -> Result<Arc<ServerConfig>> {
     Ok(Arc::new(config))
 }
 
-/// A refused certificate: its fingerprint, and the identity it claims if it names one.
-type RefusedCertificate = (String, Option<Identity>);
+/// A certificate the verifier refused.
+#[derive(Debug)]
+struct RefusedCertificate {
+    fingerprint: String,
+    /// The identity it claims, if it names one.
+    claimed: Option<Identity>,
+    /// Why, as precisely as the certificate itself tells (self-signed rather than unknown issuer).
+    reason: Option<Reason>,
+}
 
 tokio::task_local! {
     /// Set by the acceptor while it polls a handshake; the verifier puts the refused certificate here.
@@ -122,9 +137,28 @@ impl ClientCertVerifier for RecordingVerifier {
         intermediates: &[CertificateDer<'_>],
         now: UnixTime,
     ) -> Result<ClientCertVerified, rustls::Error> {
-        let result = self.inner.verify_client_cert(end_entity, intermediates, now);
-        if result.is_err() {
-            let info = (fingerprint(end_entity), Identity::from_certificate(end_entity).ok());
+        let result = self.inner.verify_client_cert(end_entity, intermediates, now).and_then(|verified| {
+            // webpki checks the extended key usage only; the key must also be allowed to sign.
+            match check_tls_client_key_usage(end_entity) {
+                Ok(()) => Ok(verified),
+                Err(samordna_core::cert::CertError::WrongUsage(_)) => {
+                    Err(rustls::Error::InvalidCertificate(CertificateError::InvalidPurpose))
+                }
+                Err(_) => Err(rustls::Error::InvalidCertificate(CertificateError::BadEncoding)),
+            }
+        });
+        if let Err(e) = &result {
+            let reason = refusal_reason(e).map(|r| match r {
+                Reason::CertificateUnknownIssuer if is_self_issued(end_entity) => {
+                    Reason::CertificateSelfSigned
+                }
+                other => other,
+            });
+            let info = RefusedCertificate {
+                fingerprint: fingerprint(end_entity),
+                claimed: Identity::from_certificate(end_entity).ok(),
+                reason,
+            };
             // Outside an acceptor (never in the relay) there is no slot, and nothing to record.
             let _ = REFUSED_CERTIFICATE.try_with(|slot| *slot.borrow_mut() = Some(info));
         }
@@ -161,6 +195,7 @@ pub fn refusal_reason(e: &rustls::Error) -> Option<Reason> {
             C::Expired | C::ExpiredContext { .. } => Reason::CertificateExpired,
             C::NotValidYet | C::NotValidYetContext { .. } => Reason::CertificateNotYetValid,
             C::UnknownIssuer => Reason::CertificateUnknownIssuer,
+            C::InvalidPurpose | C::InvalidPurposeContext { .. } => Reason::CertificateWrongUsage,
             _ => Reason::CertificateInvalid,
         },
         _ => return None,
@@ -170,7 +205,7 @@ pub fn refusal_reason(e: &rustls::Error) -> Option<Reason> {
 /// Wraps axum-server's rustls acceptor: every refused handshake becomes a [`Refusal`].
 #[derive(Clone)]
 pub struct RefusalLoggingAcceptor {
-    inner: RustlsAcceptor,
+    inner: RustlsAcceptor<NoDelayAcceptor>,
     refusals: mpsc::Sender<Refusal>,
 }
 
@@ -182,7 +217,7 @@ impl fmt::Debug for RefusalLoggingAcceptor {
 
 impl RefusalLoggingAcceptor {
     /// Refusals go to `refusals` (dropped, and counted, if the writer falls behind).
-    pub fn new(inner: RustlsAcceptor, refusals: mpsc::Sender<Refusal>) -> Self {
+    pub fn new(inner: RustlsAcceptor<NoDelayAcceptor>, refusals: mpsc::Sender<Refusal>) -> Self {
         RefusalLoggingAcceptor { inner, refusals }
     }
 }
@@ -210,8 +245,8 @@ impl<F: Future> Future for WithSlot<F> {
 }
 
 impl<S: Send + 'static> Accept<TcpStream, S> for RefusalLoggingAcceptor {
-    type Stream = <RustlsAcceptor as Accept<TcpStream, S>>::Stream;
-    type Service = <RustlsAcceptor as Accept<TcpStream, S>>::Service;
+    type Stream = <RustlsAcceptor<NoDelayAcceptor> as Accept<TcpStream, S>>::Stream;
+    type Service = <RustlsAcceptor<NoDelayAcceptor> as Accept<TcpStream, S>>::Service;
     type Future = Pin<Box<dyn Future<Output = io::Result<(Self::Stream, Self::Service)>> + Send>>;
 
     fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
@@ -223,10 +258,15 @@ impl<S: Send + 'static> Accept<TcpStream, S> for RefusalLoggingAcceptor {
             let result = handshake.await;
             if let Err(e) = &result {
                 let tls_error = e.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>());
-                let reason = tls_error.and_then(refusal_reason);
                 let certificate = slot.lock().ok().and_then(|mut s| s.take());
+                // The verifier's reason, when it refused the certificate, is the more precise one.
+                let reason = certificate
+                    .as_ref()
+                    .and_then(|c| c.reason)
+                    .or_else(|| tls_error.and_then(refusal_reason));
                 if reason.is_some() || certificate.is_some() {
-                    let (fingerprint, claimed) = certificate.map_or((None, None), |(f, c)| (Some(f), c));
+                    let (fingerprint, claimed) =
+                        certificate.map_or((None, None), |c| (Some(c.fingerprint), c.claimed));
                     let refusal = Refusal {
                         reason: Some(reason.unwrap_or(Reason::CertificateInvalid)),
                         peer,

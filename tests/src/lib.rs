@@ -3,6 +3,8 @@
 
 pub mod api;
 pub mod cli;
+pub mod faults;
+pub mod pgcluster;
 pub mod relay;
 pub mod smtp;
 

@@ -46,6 +46,13 @@ pub enum Extra {
     Disabled,
     /// A certificate from another CA altogether.
     ForeignCa,
+    /// A municipality person's certificate that is its own issuer (no CA at all).
+    SelfSigned,
+    /// Issued by the federation CA, but for servers (extended key usage serverAuth, no clientAuth).
+    ServerUsage,
+    /// Issued by the federation CA with clientAuth, but key usage keyEncipherment only (no
+    /// digitalSignature: the key may not sign the TLS handshake).
+    NoDigitalSignature,
 }
 
 impl Extra {
@@ -58,15 +65,21 @@ impl Extra {
             Extra::Unregistered => "unregistered",
             Extra::Disabled => "disabled",
             Extra::ForeignCa => "foreign-ca",
+            Extra::SelfSigned => "self-signed",
+            Extra::ServerUsage => "server-usage",
+            Extra::NoDigitalSignature => "no-digital-signature",
         }
     }
-    const ALL: [Extra; 6] = [
+    const ALL: [Extra; 9] = [
         Extra::Expired,
         Extra::NotYetValid,
         Extra::Revoked,
         Extra::Unregistered,
         Extra::Disabled,
         Extra::ForeignCa,
+        Extra::SelfSigned,
+        Extra::ServerUsage,
+        Extra::NoDigitalSignature,
     ];
 }
 
@@ -93,6 +106,10 @@ pub struct TestRelay {
     child: Option<Child>,
     others: Vec<Child>,
     pg_database: Option<String>,
+    /// The PostgreSQL server the database was made on (to drop it afterwards).
+    pg_base: Option<String>,
+    /// Extra environment for the relay process (e.g. `TMPDIR` for its spool files).
+    pub env: Vec<(String, String)>,
 }
 
 /// `text` with the line `key = …` set to `key = value` (the first such line in each section).
@@ -121,6 +138,14 @@ impl TestRelay {
             Backend::Postgres => Some(postgres_url()?),
             Backend::Sqlite => None,
         };
+        Some(Self::start_on(pg, edit))
+    }
+
+    /// As [`TestRelay::start_with`], on the PostgreSQL server at `pg` (a fresh database is made
+    /// there), or on SQLite when `pg` is `None`.
+    pub fn start_on(pg: Option<String>, edit: impl FnOnce(&mut String)) -> TestRelay {
+        let backend = if pg.is_some() { Backend::Postgres } else { Backend::Sqlite };
+        let pg_base = pg.clone();
         let bins = binaries();
         let dir = tempfile::tempdir().expect("tempdir");
         let fed = dir.path().join("fed");
@@ -164,6 +189,8 @@ impl TestRelay {
             child: None,
             others: Vec::new(),
             pg_database,
+            pg_base,
+            env: Vec::new(),
         };
         if backend == Backend::Postgres {
             assert!(run(relay.relay_cmd().arg("migrate")).status.success());
@@ -187,7 +214,20 @@ impl TestRelay {
         relay.make_extras();
         let mut relay = relay;
         relay.launch(None);
-        Some(relay)
+        relay
+    }
+
+    /// The relay process's id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Kills the relay with SIGKILL, as a crash or power cut would: no shutdown of any kind.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 
     /// Stops the relay and starts it again, its clock shifted by `clock_offset_seconds` (the
@@ -258,7 +298,21 @@ impl TestRelay {
                 Extra::Disabled => {
                     (&ca, spec(DISABLED_PRINCIPAL, "Motala kommun", "Dora Avstängd", "SE2120000530-da01"))
                 }
-                Extra::ForeignCa => continue,
+                Extra::ServerUsage => (
+                    &ca,
+                    PersonSpec {
+                        usage: Usage::ServerOnly,
+                        ..spec("SE2120000449", "Linköpings kommun", "Sven Server", "SE2120000449-ss07")
+                    },
+                ),
+                Extra::NoDigitalSignature => (
+                    &ca,
+                    PersonSpec {
+                        usage: Usage::NoDigitalSignature,
+                        ..spec("SE2120000449", "Linköpings kommun", "Kim Chiffer", "SE2120000449-kc08")
+                    },
+                ),
+                Extra::ForeignCa | Extra::SelfSigned => continue,
             };
             let issued = issuer.issue_person(&spec).expect("issue");
             if extra == Extra::Revoked {
@@ -271,6 +325,14 @@ impl TestRelay {
             .issue_person(&spec("SE2120000449", "Linköpings kommun", "Falsk Person", "SE2120000449-fp06"))
             .expect("issue");
         self.write_profile(Extra::ForeignCa.dir(), &issued.cert_pem, &issued.key_pem);
+        let issued = samordna_core::devpki::self_signed_person(&spec(
+            "SE2120000449",
+            "Linköpings kommun",
+            "Egon Egen",
+            "SE2120000449-ee09",
+        ))
+        .expect("self-signed");
+        self.write_profile(Extra::SelfSigned.dir(), &issued.cert_pem, &issued.key_pem);
 
         let crl = ca.crl(2, &revoked, now - day, now + 30 * day).expect("crl");
         for path in ["ca/crl.pem", "relay/crl.pem"] {
@@ -302,6 +364,7 @@ impl TestRelay {
         if let Some(offset) = clock_offset_seconds {
             cmd.env("SAMORDNA_DANGEROUS_CLOCK_OFFSET_SECONDS", offset.to_string());
         }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         let mut child = cmd
             .arg("serve")
             .arg("--config")
@@ -584,7 +647,7 @@ pub struct LogRow {
 impl Drop for TestRelay {
     fn drop(&mut self) {
         self.stop();
-        if let (Some(name), Some(base)) = (self.pg_database.take(), postgres_url()) {
+        if let (Some(name), Some(base)) = (self.pg_database.take(), self.pg_base.take()) {
             db(async move {
                 sqlx::any::install_default_drivers();
                 if let Ok(pool) = AnyPoolOptions::new().max_connections(1).connect(&base).await {

@@ -5,7 +5,10 @@
 
 use std::{process::Command, time::Duration};
 
-use samordna_core::audit::{Action, Reason};
+use samordna_core::{
+    audit::{Action, Reason},
+    cert::{certificates_from_pem, fingerprint},
+};
 use samordna_tests::relay::{Backend, Extra, TestRelay};
 
 /// `curl` against the relay with a profile's certificate (or none); returns (exit code, body).
@@ -42,6 +45,9 @@ fn certificate_faults_are_refused_and_logged(backend: Backend) {
         (Some(Extra::NotYetValid), Reason::CertificateNotYetValid),
         (Some(Extra::Revoked), Reason::CertificateRevoked),
         (Some(Extra::ForeignCa), Reason::CertificateUnknownIssuer),
+        (Some(Extra::SelfSigned), Reason::CertificateSelfSigned),
+        (Some(Extra::ServerUsage), Reason::CertificateWrongUsage),
+        (Some(Extra::NoDigitalSignature), Reason::CertificateWrongUsage),
     ];
     for (extra, _) in tls_faults {
         let (code, body) = curl(&relay, extra.map(Extra::dir), "/v1/principals");
@@ -63,10 +69,13 @@ fn certificate_faults_are_refused_and_logged(backend: Backend) {
 
     // Every refusal is in the access log with its reason. Handshake refusals are written by a
     // background task, so allow them a moment to arrive.
-    let expected: Vec<Reason> = tls_faults
+    let expected: Vec<(Option<Extra>, Reason)> = tls_faults
         .iter()
-        .map(|(_, r)| *r)
-        .chain([Reason::PrincipalUnknown, Reason::PrincipalDisabled])
+        .copied()
+        .chain([
+            (Some(Extra::Unregistered), Reason::PrincipalUnknown),
+            (Some(Extra::Disabled), Reason::PrincipalDisabled),
+        ])
         .collect();
     let mut log = relay.access_log();
     for _ in 0..50 {
@@ -77,14 +86,27 @@ fn certificate_faults_are_refused_and_logged(backend: Backend) {
         std::thread::sleep(Duration::from_millis(100));
         log = relay.access_log();
     }
-    for reason in &expected {
-        let row = log
-            .iter()
-            .find(|r| r.action == Action::Authenticate.code() && r.reason == reason.code())
-            .unwrap_or_else(|| panic!("no access-log entry for {reason}: {log:#?}\n{}", relay.log()));
-        assert!(!row.allowed);
-        if *reason != Reason::NoClientCertificate {
-            assert_eq!(row.fingerprint.as_ref().map(String::len), Some(64), "{reason}: {row:?}");
+    let refusals: Vec<_> =
+        log.iter().filter(|r| !r.allowed && r.action == Action::Authenticate.code()).collect();
+    assert_eq!(refusals.len(), expected.len(), "one refusal per attempt: {refusals:#?}");
+    for (extra, reason) in &expected {
+        // Each refused certificate is found by its fingerprint, and carries its own reason.
+        let row = match extra {
+            None => refusals.iter().find(|r| r.fingerprint.is_none()),
+            Some(extra) => {
+                let pem = std::fs::read(relay.profile(extra.dir()).join("cert.pem")).unwrap();
+                let der = certificates_from_pem(&pem).unwrap().remove(0);
+                let fp = fingerprint(&der);
+                refusals.iter().find(|r| r.fingerprint.as_deref() == Some(fp.as_str()))
+            }
+        }
+        .unwrap_or_else(|| panic!("no access-log entry for {extra:?}: {log:#?}\n{}", relay.log()));
+        assert_eq!(
+            Reason::from_code(row.reason),
+            Some(*reason),
+            "{extra:?} is logged with its own reason: {row:?}"
+        );
+        if extra.is_some() {
             assert!(
                 row.user.is_some(),
                 "{reason}: the refused certificate's claimed HSA-id is logged: {row:?}"

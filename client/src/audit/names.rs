@@ -90,6 +90,9 @@ pub fn reason_sv(reason: Reason) -> &'static str {
         Reason::Deleted => "handlingen var gallrad",
         Reason::Timeout => "tog för lång tid",
         Reason::KeyUnknown => "okänd krypteringsnyckel",
+        Reason::CertificateSelfSigned => "certifikatet är egenutfärdat",
+        Reason::CertificateWrongUsage => "certifikatet får inte användas för inloggning",
+        Reason::UnsupportedMediaType => "fel innehållstyp",
         _ => "nekad",
     }
 }

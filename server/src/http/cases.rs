@@ -1,7 +1,6 @@
 //! SIP cases.
 
 use axum::{
-    body::Body,
     extract::{Path, State as StateExt},
     http::StatusCode,
 };
@@ -14,7 +13,7 @@ use samordna_core::{
 use sqlx::AnyConnection;
 use time::OffsetDateTime;
 
-use super::{ApiError, Caller, Logged, State, deny, parse_id, read_json};
+use super::{ApiError, Caller, JsonBody, Logged, State, deny, parse_id, read_json};
 use crate::store::{
     StoreError, StoreResult,
     cases::{self, Case, Consent},
@@ -69,7 +68,7 @@ pub async fn case_view(conn: &mut AnyConnection, case: &Case, now: OffsetDateTim
 pub async fn open(
     StateExt(state): StateExt<State>,
     caller: Caller,
-    body: Body,
+    body: JsonBody,
 ) -> Result<Logged<CaseView>, ApiError> {
     let now = state.clock.now();
     let mut entry = caller.entry(Action::CaseOpen, now);
@@ -124,7 +123,7 @@ pub async fn open(
     };
     let view = case_view(&mut tx, &stored, now).await?;
     let idx = log::append(&mut tx, &entry).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(Logged(status, idx, view))
 }
 
@@ -162,7 +161,7 @@ pub async fn show(
     };
     let view = case_view(&mut tx, &case, now).await?;
     let idx = log::append(&mut tx, &entry).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(Logged(StatusCode::OK, idx, view))
 }
 
@@ -203,6 +202,6 @@ pub async fn close(
         cases::get(&mut tx, &case.id).await?.ok_or_else(|| StoreError::Other("case vanished".into()))?;
     let view = case_view(&mut tx, &case, now).await?;
     let idx = log::append(&mut tx, &entry).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(Logged(StatusCode::OK, idx, view))
 }

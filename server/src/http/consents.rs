@@ -1,7 +1,6 @@
 //! Consents: recorded with their signed metadata, shown to the case's participants.
 
 use axum::{
-    body::Body,
     extract::{Path, State as StateExt},
     http::StatusCode,
 };
@@ -16,7 +15,7 @@ use samordna_core::{
 };
 
 use super::{
-    ApiError, Caller, Logged, State,
+    ApiError, Caller, JsonBody, Logged, State,
     cases::{consent_view, visible_case},
     deny, parse_id, read_json,
 };
@@ -26,7 +25,7 @@ use crate::store::{StoreError, cases, log, mail, notices, principals};
 pub async fn record(
     StateExt(state): StateExt<State>,
     caller: Caller,
-    body: Body,
+    body: JsonBody,
 ) -> Result<Logged<ConsentView>, ApiError> {
     let now = state.clock.now();
     let mut entry = caller.entry(Action::ConsentRecord, now);
@@ -137,7 +136,7 @@ pub async fn record(
         .await?
         .ok_or_else(|| StoreError::Other("consent vanished inside its transaction".into()))?;
     let idx = log::append(&mut tx, &entry).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(Logged(status, idx, consent_view(&stored, now)))
 }
 
@@ -173,7 +172,7 @@ pub async fn show(
     };
     entry.case_id = Some(consent.metadata.case_id.as_str().to_owned());
     let idx = log::append(&mut tx, &entry).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(Logged(StatusCode::OK, idx, consent_view(&consent, now)))
 }
 
@@ -184,7 +183,7 @@ pub async fn change(
     StateExt(state): StateExt<State>,
     caller: Caller,
     Path(id): Path<String>,
-    body: Body,
+    body: JsonBody,
 ) -> Result<Logged<ConsentView>, ApiError> {
     let now = state.clock.now();
     let mut entry = caller.entry(Action::ConsentWithdraw, now);
@@ -276,7 +275,7 @@ pub async fn change(
         .await?
         .ok_or_else(|| StoreError::Other("consent vanished inside its transaction".into()))?;
     let idx = log::append(&mut tx, &entry).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     tracing::info!(consent = %change.consent_id, change = ?change.change, "consent changed");
     Ok(Logged(StatusCode::CREATED, idx, consent_view(&stored, now)))
 }

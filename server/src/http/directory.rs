@@ -1,7 +1,6 @@
 //! The principal directory and published encryption keys.
 
 use axum::{
-    body::Body,
     extract::{Path, State as StateExt},
     http::StatusCode,
 };
@@ -12,8 +11,8 @@ use samordna_core::{
     audit::{Action, Reason},
 };
 
-use super::{ApiError, Caller, Logged, State, deny, parse_id, read_json};
-use crate::store::{StoreError, keys, log, principals};
+use super::{ApiError, Caller, JsonBody, Logged, State, deny, parse_id, read_json};
+use crate::store::{keys, log, principals};
 
 /// `GET /v1/principals`.
 pub async fn list(StateExt(state): StateExt<State>, caller: Caller) -> Result<Logged<Directory>, ApiError> {
@@ -21,7 +20,7 @@ pub async fn list(StateExt(state): StateExt<State>, caller: Caller) -> Result<Lo
     let mut tx = state.store.write().await?;
     let principals = principals::list(&mut tx).await?;
     let idx = log::append(&mut tx, &caller.entry(Action::DirectoryRead, now)).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     let principals = principals
         .into_iter()
         .map(|p| PrincipalEntry { id: p.id, name: p.name, kind: p.kind, enabled: p.enabled })
@@ -54,7 +53,7 @@ pub async fn keys(
     }
     let keys = keys::current(&mut tx, &principal, now).await?;
     let idx = log::append(&mut tx, &entry).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(Logged(StatusCode::OK, idx, KeyList { principal, keys }))
 }
 
@@ -62,7 +61,7 @@ pub async fn keys(
 pub async fn publish_key(
     StateExt(state): StateExt<State>,
     caller: Caller,
-    body: Body,
+    body: JsonBody,
 ) -> Result<Logged<KeyPublished>, ApiError> {
     let now = state.clock.now();
     let mut entry = caller.entry(Action::KeyPublish, now);
@@ -112,6 +111,6 @@ pub async fn publish_key(
         }
     };
     let idx = log::append(&mut tx, &entry).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(Logged(status, idx, KeyPublished { key_id: statement.key_id }))
 }

@@ -25,7 +25,7 @@ use samordna_core::{
 use sqlx::AnyConnection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{ApiError, AppState, Caller, Logged, State, deny, parse_id, read_json};
+use super::{ApiError, AppState, Caller, JsonBody, Logged, State, deny, parse_id, read_json};
 use crate::store::{
     StoreError, cases,
     envelopes::{self, CHUNK_BYTES, Envelope},
@@ -192,10 +192,11 @@ async fn receive_ciphertext(
 ) -> Result<Spool, ApiError> {
     let spool_error = |e: std::io::Error| {
         tracing::error!(error = %e, "cannot use the spool file");
-        ApiError::new(
-            Reason::Unavailable,
-            "the relay cannot store uploads right now (disk full?); try again later",
-        )
+        if e.kind() == std::io::ErrorKind::StorageFull {
+            crate::store::StoreError::Full(e.to_string()).into()
+        } else {
+            ApiError::new(Reason::Unavailable, "the relay cannot store uploads right now; try again later")
+        }
     };
     let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
     let mut spool = if length <= CHUNK_BYTES as u64 {
@@ -261,7 +262,9 @@ pub async fn upload(
         Ok(r) => r,
         Err(_) => Err(ApiError::new(Reason::Timeout, "the upload took too long; send the envelope again")),
     };
-    if result.is_err() {
+    // A refusal, and the answer to a retry of a stored envelope, come before the body is read:
+    // read (some of) it, so the client hears the answer instead of a reset connection.
+    if result.as_ref().is_ok_and(|ok| ok.2.duplicate) || result.is_err() {
         reader.drain(DRAIN_BEFORE_REFUSAL).await;
     }
     match result {
@@ -281,6 +284,12 @@ async fn upload_inner(
     entry: &mut log::Entry,
 ) -> Result<Logged<EnvelopeStored>, ApiError> {
     let id: EnvelopeId = parse_id(raw_id)?;
+    if !super::is_media_type(headers.get(header::CONTENT_TYPE), ENVELOPE_MEDIA_TYPE) {
+        return Err(ApiError::new(
+            Reason::UnsupportedMediaType,
+            format!("an envelope is uploaded with Content-Type: {ENVELOPE_MEDIA_TYPE}"),
+        ));
+    }
     let announced =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if announced.is_some_and(|n| n > state.limits.max_envelope_bytes) {
@@ -314,8 +323,12 @@ async fn upload_inner(
     }
     let header_sha256 = signed.header_sha256();
 
-    // A retry of an envelope already stored is answered as the first upload was.
-    {
+    // A retry of an envelope already stored is answered as the first upload was. An envelope
+    // larger than one chunk is also checked before its ciphertext is received, so that a refused
+    // one is never spooled; for one that fits in a chunk the same checks inside the transaction
+    // below suffice, and the request makes half as many database round trips.
+    let small = h.ciphertext.length <= CHUNK_BYTES as u64;
+    if !small {
         let mut conn = state.store.read().await?;
         if let Some(existing) = envelopes::get(&mut conn, &id).await? {
             drop(conn);
@@ -328,6 +341,10 @@ async fn upload_inner(
 
     let chunk_count = h.ciphertext.length.div_ceil(CHUNK_BYTES as u64).max(1);
     let mut tx = state.store.write().await?;
+    if small && let Some(existing) = envelopes::get(&mut tx, &id).await? {
+        drop(tx);
+        return duplicate(state, existing, header_sha256, entry).await;
+    }
     // Consent may have changed while the ciphertext was arriving: decide again, inside the transaction.
     if let Err(e) = check_upload(&mut tx, state, &signed, caller, now).await {
         drop(tx);
@@ -368,7 +385,7 @@ async fn upload_inner(
         .await?;
     }
     let idx = log::append(&mut tx, entry).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     state.metrics.envelope_stored();
     tracing::info!(envelope = %id, bytes = h.ciphertext.length, "envelope stored");
     Ok(Logged(
@@ -431,7 +448,7 @@ async fn duplicate(
     entry.object = Some("duplicate".into());
     let mut tx = state.store.write().await?;
     let idx = log::append(&mut tx, entry).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(Logged(
         StatusCode::OK,
         idx,
@@ -500,7 +517,7 @@ pub async fn fetch(
     };
     envelopes::mark_fetched(&mut tx, &envelope.id, &caller.principal, now).await?;
     let idx = log::append(&mut tx, &entry).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
 
     let size = envelope.size();
     state.metrics.bytes_out(size);
@@ -544,7 +561,7 @@ pub async fn receipt(
     StateExt(state): StateExt<State>,
     caller: Caller,
     Path(raw_id): Path<String>,
-    body: Body,
+    body: JsonBody,
 ) -> Result<Logged<serde_json::Value>, ApiError> {
     let now = state.clock.now();
     let mut entry = caller.entry(Action::ReceiptPost, now);
@@ -577,7 +594,7 @@ pub async fn receipt(
     let mut tx = state.store.write().await?;
     let stored = envelopes::set_receipt(&mut tx, &envelope.id, &caller.principal, &receipt, now).await?;
     let idx = log::append(&mut tx, &entry).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     let status = if stored { StatusCode::CREATED } else { StatusCode::OK };
     Ok(Logged(status, idx, serde_json::json!({ "envelope_id": envelope.id, "stored": stored })))
 }
@@ -613,7 +630,7 @@ pub async fn status(
     entry.case_id = Some(envelope.case_id.as_str().to_owned());
     let deliveries = envelopes::deliveries(&mut tx, &envelope.id).await?;
     let idx = log::append(&mut tx, &entry).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(Logged(
         StatusCode::OK,
         idx,
@@ -657,7 +674,7 @@ pub async fn inbox(
     let rows = envelopes::inbox(&mut tx, &caller.principal, case.as_ref()).await?;
     let notices = crate::store::notices::list(&mut tx, &caller.principal, case.as_ref()).await?;
     let idx = log::append(&mut tx, &entry).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     let items = rows
         .into_iter()
         .map(|(e, d)| InboxItem {

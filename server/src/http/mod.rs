@@ -12,13 +12,17 @@ mod envelopes;
 mod ops;
 mod transparency;
 
-use std::{net::SocketAddr, sync::Arc, time::Instant};
+use std::{
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use axum::{
     Router,
     body::Body,
-    extract::{ConnectInfo, FromRequestParts, MatchedPath, Request},
-    http::{HeaderValue, StatusCode, request::Parts},
+    extract::{ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Request},
+    http::{HeaderValue, StatusCode, header, request::Parts},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post, put},
@@ -182,6 +186,7 @@ impl ApiError {
             R::Conflict | R::CaseClosed => StatusCode::CONFLICT,
             R::Deleted => StatusCode::GONE,
             R::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            R::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             R::TooFewParties
             | R::RecorderNotAParty
             | R::AdultGrantorMissing
@@ -202,6 +207,14 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::Conflict => {
                 ApiError::new(Reason::Conflict, "a different record with this id already exists")
+            }
+            StoreError::Full(detail) => {
+                tracing::error!(request_id = %request_id(), error = %detail, "the database's disk is full");
+                ApiError::new(
+                    Reason::Unavailable,
+                    "the relay's disk is full, so nothing was stored; the relay's operator must free space. \
+                     Try again later",
+                )
             }
             other => {
                 tracing::error!(request_id = %request_id(), error = %other, "storage failure");
@@ -378,13 +391,107 @@ impl FromRequestParts<State> for Caller {
     }
 }
 
-/// Reads a JSON body of at most [`MAX_JSON_BYTES`]; unknown members and bad values are refused.
-pub async fn read_json<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
-    let bytes = axum::body::to_bytes(body, MAX_JSON_BYTES).await.map_err(|_| {
+/// How much of an over-long JSON body the relay reads before answering `too_large`, so that the
+/// client (still sending) receives the answer instead of a reset connection.
+const DRAIN_JSON_BEFORE_REFUSAL: usize = 4 * MAX_JSON_BYTES;
+
+/// A JSON request body, not yet read; [`read_json`] checks and parses it. Extracting it never
+/// fails, so the handler (which has the caller) decides, and logs, every refusal.
+#[derive(Debug)]
+pub struct JsonBody {
+    content_type: Option<HeaderValue>,
+    body: Body,
+    /// How long the whole body may take to arrive.
+    time_limit: Duration,
+}
+
+impl FromRequest<State> for JsonBody {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(req: Request, state: &State) -> Result<Self, Self::Rejection> {
+        let content_type = req.headers().get(header::CONTENT_TYPE).cloned();
+        Ok(JsonBody {
+            content_type,
+            body: req.into_body(),
+            time_limit: Duration::from_secs(state.limits.idle_timeout_seconds),
+        })
+    }
+}
+
+/// Whether `value` is `essence` (e.g. `application/json`), with at most a `charset=utf-8` parameter.
+pub fn is_media_type(value: Option<&HeaderValue>, essence: &str) -> bool {
+    let Some(value) = value.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let mut parts = value.split(';').map(str::trim);
+    let type_matches = parts.next().is_some_and(|t| t.eq_ignore_ascii_case(essence));
+    type_matches
+        && parts.all(|p| {
+            p.is_empty()
+                || p.split_once('=').is_some_and(|(k, v)| {
+                    k.trim().eq_ignore_ascii_case("charset")
+                        && v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+                })
+        })
+}
+
+/// Reads and parses a JSON request body, refusing each fault with its own code:
+/// `unsupported_media_type` (not `application/json`), `too_large` (over [`MAX_JSON_BYTES`]),
+/// `timeout` (not all there within the idle timeout), `malformed` (empty, not UTF-8 JSON, nested
+/// deeper than serde_json's limit of 128, unknown members, wrong types or values).
+pub async fn read_json<T: DeserializeOwned>(body: JsonBody) -> Result<T, ApiError> {
+    if !is_media_type(body.content_type.as_ref(), "application/json") {
+        let given = body
+            .content_type
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), |v| format!("{:?}", String::from_utf8_lossy(v.as_bytes())));
+        return Err(ApiError::new(
+            Reason::UnsupportedMediaType,
+            format!(
+                "this request takes a JSON body with Content-Type: application/json (the request gave {given})"
+            ),
+        ));
+    }
+    let bytes = tokio::time::timeout(body.time_limit, read_limited(body.body)).await.map_err(|_| {
+        ApiError::new(Reason::Timeout, "the request body did not arrive in time; send it again")
+    })??;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(Reason::Malformed, "the request body is empty; it must be a JSON object"));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        use serde_json::error::Category;
+        let message = match e.classify() {
+            Category::Data => format!("the request body does not have the expected members and values: {e}"),
+            Category::Syntax | Category::Eof | Category::Io => {
+                format!("the request body is not valid UTF-8 JSON: {e}")
+            }
+        };
+        ApiError::new(Reason::Malformed, message)
+    })
+}
+
+/// The body, at most [`MAX_JSON_BYTES`]; a longer one is read on (up to a cap) and refused.
+async fn read_limited(body: Body) -> Result<Vec<u8>, ApiError> {
+    use futures_util::StreamExt;
+    let too_large = || {
         ApiError::new(Reason::TooLarge, format!("a JSON request body may be at most {MAX_JSON_BYTES} bytes"))
-    })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::new(Reason::Malformed, format!("the request body is not valid: {e}")))
+    };
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = stream.next().await {
+        let frame = frame.map_err(|e| {
+            ApiError::new(Reason::Malformed, format!("the request body could not be read: {e}"))
+        })?;
+        seen = seen.saturating_add(frame.len());
+        if seen > DRAIN_JSON_BEFORE_REFUSAL {
+            return Err(too_large());
+        }
+        if seen <= MAX_JSON_BYTES {
+            bytes.extend_from_slice(&frame);
+        }
+    }
+    if seen > MAX_JSON_BYTES { Err(too_large()) } else { Ok(bytes) }
 }
 
 /// Parses an id from the path, refusing a malformed one with the id's own explanation.

@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 
 use axum::{
-    body::Body,
     extract::{Query, State as StateExt},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
@@ -25,7 +24,7 @@ use samordna_core::{
 };
 use sqlx::Row;
 
-use super::{ApiError, Caller, Logged, State, deny, read_json};
+use super::{ApiError, Caller, JsonBody, Logged, State, deny, read_json};
 use crate::store::{
     StoreError, log,
     log::{Cosignature, DbHashReader},
@@ -190,7 +189,7 @@ pub async fn leaves(
         leaves.push(leaf.try_into().map_err(|_| StoreError::Corrupt(format!("leaf hash {idx}")))?);
     }
     let idx = log::append(&mut tx, &entry).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(Logged(StatusCode::OK, idx, Leaves { start, leaves }))
 }
 
@@ -236,7 +235,7 @@ pub async fn entries(
     let next =
         (entries.len() as u64 == query.count).then(|| entries.last().map_or(query.start, |e| e.index + 1));
     let idx = log::append(&mut tx, &entry).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(Logged(StatusCode::OK, idx, EntryList { entries, next, size }))
 }
 
@@ -357,7 +356,7 @@ pub async fn witnesses(
 pub async fn publish_witness(
     StateExt(state): StateExt<State>,
     caller: Caller,
-    body: Body,
+    body: JsonBody,
 ) -> Result<Logged<WitnessEntry>, ApiError> {
     let now = state.clock.now();
     let mut entry = caller.entry(Action::WitnessKeyPublish, now);
@@ -401,7 +400,7 @@ pub async fn publish_witness(
         Err(e) => return Err(e.into()),
     };
     let idx = log::append(&mut tx, &entry).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(Logged(
         status,
         idx,
@@ -418,13 +417,17 @@ pub async fn publish_witness(
 pub async fn cosign(
     StateExt(state): StateExt<State>,
     caller: Caller,
-    body: Body,
+    body: JsonBody,
 ) -> Result<Logged<SignedCheckpoint>, ApiError> {
     let now = state.clock.now();
     let mut entry = caller.entry(Action::LogCosign, now);
+    // The body first: no database connection waits on a slow client.
+    let post: PostCosignature = match read_json(body).await {
+        Ok(p) => p,
+        Err(e) => return Err(deny(&state, entry, e).await),
+    };
     let mut conn = state.store.read().await?;
     let decided = async {
-        let post: PostCosignature = read_json(body).await?;
         let checkpoint = log::checkpoint_at(&mut conn, post.size).await?.ok_or_else(|| {
             ApiError::new(Reason::NotFound, format!("there is no signed checkpoint of {} entries", post.size))
         })?;
@@ -470,6 +473,6 @@ pub async fn cosign(
         .ok_or_else(|| StoreError::Other("checkpoint vanished".into()))?;
     let note = with_cosignatures(&mut tx, size, &checkpoint.note).await?;
     let idx = log::append(&mut tx, &entry).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(Logged(StatusCode::CREATED, idx, SignedCheckpoint { size, note }))
 }

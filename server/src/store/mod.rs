@@ -1,12 +1,15 @@
 //! Storage: the only module that speaks SQL. One query text serves SQLite and PostgreSQL through
 //! sqlx's `Any` driver (`$1`-style parameters, which SQLite also accepts).
 //!
-//! SQLite runs in WAL mode with `synchronous = FULL` (a commit is on disk when it returns), foreign
-//! keys on, and writers start with `BEGIN IMMEDIATE` so that two writers never deadlock on a lock
-//! upgrade. Storage errors are mapped to [`StoreError`] here, once: a unique-constraint violation
-//! becomes [`StoreError::Conflict`], a database that does not answer [`StoreError::Unavailable`].
+//! SQLite runs in WAL mode with foreign keys on, and writers start with `BEGIN IMMEDIATE` so that
+//! two writers never deadlock on a lock upgrade. A commit is on disk when [`Tx::commit`] returns:
+//! by default through group commit ([`durable`]: one shared `fsync` for every commit that finished
+//! before it), or with [`Durability::PerCommit`] by SQLite itself (`synchronous = FULL`).
+//! Storage errors are mapped to [`StoreError`] here, once: a unique-constraint violation becomes
+//! [`StoreError::Conflict`], a database that does not answer [`StoreError::Unavailable`].
 
 pub mod cases;
+pub mod durable;
 pub mod envelopes;
 pub mod keys;
 pub mod log;
@@ -15,7 +18,11 @@ pub mod notices;
 pub mod principals;
 pub mod registry;
 
-use std::time::Duration;
+use std::{
+    ops::{Deref, DerefMut},
+    sync::Arc,
+    time::Duration,
+};
 
 use sqlx::{
     AnyConnection, AnyPool, Connection, Executor,
@@ -41,6 +48,10 @@ pub enum StoreError {
     /// The database cannot be reached or is overloaded; the request may be retried.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// The disk holding the database is full (SQLITE_FULL, ENOSPC): nothing was written; writes
+    /// succeed again once the operator frees space.
+    #[error("the database's disk is full: {0}")]
+    Full(String),
     /// A stored value does not parse: the database was changed outside the relay.
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
@@ -53,14 +64,18 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict,
-            // SQLITE_BUSY / SQLITE_FULL / SQLITE_IOERR and PostgreSQL admin shutdown: retryable.
+            // SQLITE_FULL; PostgreSQL disk_full (53100).
+            sqlx::Error::Database(d) if matches!(d.code().as_deref(), Some("13" | "53100")) => {
+                StoreError::Full(d.message().to_owned())
+            }
+            // SQLITE_BUSY / SQLITE_IOERR and PostgreSQL admin shutdown: retryable.
             sqlx::Error::Database(d)
-                if matches!(
-                    d.code().as_deref(),
-                    Some("5" | "13" | "10" | "517" | "57P01" | "57P02" | "57P03")
-                ) =>
+                if matches!(d.code().as_deref(), Some("5" | "10" | "517" | "57P01" | "57P02" | "57P03")) =>
             {
                 StoreError::Unavailable(d.message().to_owned())
+            }
+            sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+                StoreError::Full(e.to_string())
             }
             sqlx::Error::Io(_)
             | sqlx::Error::PoolTimedOut
@@ -76,40 +91,145 @@ impl From<sqlx::Error> for StoreError {
 /// Result of storage calls.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A write transaction.
-pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+/// A write transaction. It derefs to the connection; [`Tx::commit`] returns once the commit is
+/// durable.
+#[derive(Debug)]
+pub struct Tx {
+    inner: sqlx::Transaction<'static, sqlx::Any>,
+    group: Option<Arc<durable::GroupSync>>,
+    /// SQLite: this process's one writer turn, held until the commit returns.
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Tx {
+    /// Commits, and returns when the commit is on disk.
+    pub async fn commit(self) -> StoreResult<()> {
+        let Tx { inner, group, _turn: turn } = self;
+        inner.commit().await?;
+        // The next writer may start while this commit waits for the disk.
+        drop(turn);
+        if let Some(group) = group {
+            let ticket = group.ticket();
+            group.wait(ticket).await?;
+        }
+        Ok(())
+    }
+
+    /// Rolls back (dropping a `Tx` does too).
+    pub async fn rollback(self) -> StoreResult<()> {
+        Ok(self.inner.rollback().await?)
+    }
+}
+
+impl Deref for Tx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.inner
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+}
+
+/// How SQLite commits reach the disk (PostgreSQL always syncs each commit's WAL, and groups
+/// concurrent commits into one flush by itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// Commits are acknowledged after one `fsync` shared with every commit before it (the relay).
+    Group,
+    /// Every commit syncs by itself, inside SQLite (`synchronous = FULL`): one `fsync` per
+    /// transaction, the baseline the benchmarks compare against.
+    PerCommit,
+}
 
 /// The relay's database.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    group: Option<Arc<durable::GroupSync>>,
+    /// SQLite has one writer at a time. Writers of this process take turns here, in order, instead
+    /// of meeting at the file lock, where SQLite's busy handler would make them sleep and retry.
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 impl Store {
-    /// Connects to `url` (`sqlite://…` or `postgres://…`).
+    /// Connects to `url` (`sqlite://…` or `postgres://…`) with group commit.
     pub async fn connect(url: &str) -> StoreResult<Store> {
+        Store::connect_with(url, Durability::Group).await
+    }
+
+    /// Connects to `url`, choosing how SQLite commits reach the disk.
+    pub async fn connect_with(url: &str, durability: Durability) -> StoreResult<Store> {
         install_default_drivers();
         let backend = if url.starts_with("sqlite:") { Backend::Sqlite } else { Backend::Postgres };
-        let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(10));
+        // A request waits at most this long for a connection. While PostgreSQL is down the pool
+        // keeps retrying until then, so this is how soon clients hear 503 `unavailable`; SQLite's
+        // writers queue on the file lock (busy_timeout) inside the pool, so it waits longer.
+        let acquire = match backend {
+            Backend::Sqlite => Duration::from_secs(10),
+            Backend::Postgres => Duration::from_secs(5),
+        };
+        let options = AnyPoolOptions::new().acquire_timeout(acquire);
         let options = match backend {
-            Backend::Sqlite => options.max_connections(8).after_connect(|conn, _| {
-                Box::pin(async move {
-                    // WAL persists in the file; synchronous and the rest are per connection.
-                    conn.execute("PRAGMA journal_mode = WAL").await?;
-                    conn.execute("PRAGMA synchronous = FULL").await?;
-                    conn.execute("PRAGMA foreign_keys = ON").await?;
-                    conn.execute("PRAGMA busy_timeout = 10000").await?;
-                    Ok(())
+            Backend::Sqlite => options
+                .max_connections(8)
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        // WAL persists in the file; synchronous and the rest are per connection.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute(match durability {
+                            // Tx::commit syncs the WAL itself, shared between concurrent commits.
+                            Durability::Group => "PRAGMA synchronous = NORMAL",
+                            Durability::PerCommit => "PRAGMA synchronous = FULL",
+                        })
+                        .await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        Ok(())
+                    })
                 })
-            }),
+                // After SQLITE_FULL or an I/O error SQLite may roll the transaction back by itself;
+                // sqlx's own ROLLBACK then fails and it keeps counting the transaction as open, so
+                // that connection would refuse every later BEGIN. Such a connection is closed on
+                // release (the ping first lets sqlx finish a queued rollback) and the pool opens a
+                // fresh one: the relay recovers once the disk has room again.
+                .after_release(|conn, _| {
+                    Box::pin(async move {
+                        conn.ping().await?;
+                        Ok(!conn.is_in_transaction())
+                    })
+                }),
             Backend::Postgres => options.max_connections(16),
         };
         let pool = options.connect(url).await?;
-        Ok(Store { pool, backend })
+        let group = match (backend, durability) {
+            (Backend::Sqlite, Durability::Group) => {
+                let file: String =
+                    sqlx::query_scalar("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                        .fetch_one(&pool)
+                        .await?;
+                if file.is_empty() {
+                    // An in-memory database: nothing to sync.
+                    None
+                } else {
+                    Some(durable::GroupSync::new(std::path::Path::new(&file)))
+                }
+            }
+            _ => None,
+        };
+        Ok(Store { pool, backend, group, writer: Arc::new(tokio::sync::Mutex::new(())) })
+    }
+
+    /// How many shared `fsync` calls group commit has made (0 without group commit).
+    pub fn group_syncs(&self) -> u64 {
+        self.group.as_ref().map_or(0, |g| g.syncs())
     }
 
     /// Applies the migrations in `migrations/sqlite` or `migrations/postgres`.
@@ -128,10 +248,18 @@ impl Store {
 
     /// Starts a write transaction.
     pub async fn write(&self) -> StoreResult<Tx> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        })
+        let (inner, turn) = match self.backend {
+            Backend::Sqlite => {
+                // Connection first, then the turn: whoever holds the turn has all it needs, so a
+                // pool emptied by waiting writers cannot stall it.
+                let conn = self.pool.acquire().await?;
+                let turn = self.writer.clone().lock_owned().await;
+                let begin = sqlx::SqlSafeStr::into_sql_str("BEGIN IMMEDIATE");
+                (sqlx::Transaction::begin(conn, Some(begin)).await?, Some(turn))
+            }
+            Backend::Postgres => (self.pool.begin().await?, None),
+        };
+        Ok(Tx { inner, group: self.group.clone(), _turn: turn })
     }
 
     /// A connection for reads.
