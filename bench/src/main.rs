@@ -10,6 +10,7 @@ mod log;
 mod measure;
 mod openssl;
 mod primitives;
+mod relay_load;
 mod report;
 mod size;
 
@@ -27,7 +28,7 @@ use crate::{
     child::{OnceArgs, Op},
     federation::Federation,
     measure::Throughput,
-    openssl::{Openssl, PipelineRss},
+    openssl::{Openssl, PipelineRss, Speed},
     report::{Align, Table, mem, rate, ratio},
     size::ByteSize,
 };
@@ -45,6 +46,8 @@ enum Command {
     Envelope(EnvelopeArgs),
     /// The access log at scale: appends, proofs, and the full recomputation over a million entries.
     Log(log::LogArgs),
+    /// The relay under load: N mTLS clients upload and fetch, against bare mTLS and bare storage.
+    Relay(relay_load::RelayArgs),
     /// Seal one file and print peak memory (used by `envelope`).
     #[command(hide = true)]
     SealOnce(OnceArgs),
@@ -84,6 +87,7 @@ fn main() -> Result<()> {
             let work = tempfile::Builder::new().prefix("samordna-bench-log-").tempdir()?;
             log::run(&args, work.path(), args.markdown)
         }
+        Command::Relay(args) => relay_load::run(&args),
         Command::SealOnce(args) => child::run_once(Op::Seal, &args),
         Command::OpenOnce(args) => child::run_once(Op::Open, &args),
     }
@@ -162,8 +166,15 @@ fn envelope_bench(args: &EnvelopeArgs) -> Result<()> {
     progress!("primitives: ring AES-256-GCM and SHA-256 on one core (second round)");
     primitives::measure(largest, args.reps, &mut primitive_samples)?;
     let limits = primitive_samples.limits();
+    let speed = match &ossl {
+        Some(_) => {
+            progress!("openssl speed -evp sha256 and aes-256-gcm, one core");
+            Some(openssl::speed()?)
+        }
+        None => None,
+    };
 
-    let out = render(args, &machine, ossl.as_ref(), floor, &limits, &results, started.elapsed());
+    let out = render(args, &machine, ossl.as_ref(), floor, &limits, speed, &results, started.elapsed());
     print!("{out}");
     if args.keep {
         progress!("kept the working directory {}", work.keep().display());
@@ -331,12 +342,14 @@ fn rss_pair(r: Option<PipelineRss>) -> String {
     r.map_or_else(|| "n/a".into(), |r| format!("{} + {}", mem(r.first), mem(r.second)))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn render(
     args: &EnvelopeArgs,
     machine: &Machine,
     ossl: Option<&Openssl>,
     floor: Option<u64>,
     limits: &primitives::Limits,
+    speed: Option<Speed>,
     results: &[SizeResult],
     elapsed: Duration,
 ) -> String {
@@ -425,6 +438,15 @@ fn render(
     ] {
         main.row(vec!["any".into(), format!("{name}, 1 core"), rate(t.best), rate(t.median), "—".into()]);
     }
+    if let Some(s) = speed {
+        for (name, v) in [
+            ("openssl speed -evp sha256", s.sha256),
+            ("openssl speed -evp aes-256-gcm", s.aes_gcm),
+            ("openssl speed path: 2 × SHA-256 + AES-GCM", s.path()),
+        ] {
+            main.row(vec!["any".into(), format!("{name}, 1 core"), rate(v), "—".into(), "—".into()]);
+        }
+    }
 
     let mut ratios = Table::new(
         "Samordna's best MiB/s as a ratio of each baseline's best",
@@ -434,7 +456,8 @@ fn render(
             ("MiB/s", Align::Right),
             ("÷ primitive path", Align::Right),
             ("÷ file copy", Align::Right),
-            ("÷ openssl", Align::Right),
+            ("÷ openssl cms", Align::Right),
+            ("÷ openssl speed path", Align::Right),
         ],
     );
     for r in results {
@@ -449,6 +472,7 @@ fn render(
                 ratio(ours, limit),
                 ratio(ours, r.copy.best),
                 theirs.map_or_else(na, |t| ratio(ours, t)),
+                speed.map_or_else(na, |s| ratio(ours, s.path())),
             ]);
         }
     }

@@ -213,3 +213,50 @@ fn pipeline(mut first: Command, mut second: Command, scratch: &Path, what: &str)
     }
     Ok(elapsed)
 }
+
+/// `openssl speed -evp` for SHA-256 and AES-256-GCM: the single-core limit of the same primitives
+/// in OpenSSL's own assembly, measured in the same run as the envelope figures.
+#[derive(Clone, Copy, Debug)]
+pub struct Speed {
+    /// SHA-256, MiB/s.
+    pub sha256: f64,
+    /// AES-256-GCM encryption, MiB/s.
+    pub aes_gcm: f64,
+}
+
+impl Speed {
+    /// What sealing must do per byte at the least: SHA-256 of the plaintext, AES-256-GCM, SHA-256
+    /// of the ciphertext, one after another on one core (opening does the same in reverse).
+    pub fn path(&self) -> f64 {
+        1.0 / (2.0 / self.sha256 + 1.0 / self.aes_gcm)
+    }
+}
+
+/// Runs `openssl speed -mr -evp ALG` over 16 KiB blocks for `seconds` and returns MiB/s.
+fn speed_of(alg: &str, seconds: u32) -> Result<f64> {
+    let out = run_checked(
+        Command::new("openssl").args([
+            "speed",
+            "-mr",
+            "-seconds",
+            &seconds.to_string(),
+            "-bytes",
+            "16384",
+            "-evp",
+            alg,
+        ]),
+        &format!("openssl speed -evp {alg}"),
+    )?;
+    // Machine-readable result line: `+F:<n>:<ALG>:<bytes per second>`.
+    let bytes_per_s: f64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("+F:")?.rsplit(':').next()?.parse().ok())
+        .with_context(|| format!("no +F line in openssl speed's output: {out}"))?;
+    Ok(bytes_per_s / crate::size::MIB as f64)
+}
+
+/// SHA-256 and AES-256-GCM, the better of two rounds each.
+pub fn speed() -> Result<Speed> {
+    let best = |alg: &str| -> Result<f64> { Ok(speed_of(alg, 3)?.max(speed_of(alg, 3)?)) };
+    Ok(Speed { sha256: best("sha256")?, aes_gcm: best("aes-256-gcm")? })
+}
