@@ -323,13 +323,19 @@ async fn upload_inner(
     }
     let header_sha256 = signed.header_sha256();
 
-    // A retry of an envelope already stored is answered as the first upload was. An envelope
-    // larger than one chunk is also checked before its ciphertext is received, so that a refused
-    // one is never spooled; for one that fits in a chunk the same checks inside the transaction
-    // below suffice, and the request makes half as many database round trips.
+    // A retry of an envelope already stored is answered as the first upload was. The decision
+    // (recipients, keys, case, consent) is made on a read connection before the ciphertext is
+    // received, so a refused envelope is never spooled and the one-writer turn below stays short.
+    // It is made again inside the write transaction, because consent may change meanwhile — except
+    // on SQLite when the policy counter (migrations/sqlite/0005_policy_version.sql) shows that no
+    // input of the decision has changed since. On PostgreSQL a small envelope is decided only
+    // inside the transaction, which halves its round trips.
     let small = h.ciphertext.length <= CHUNK_BYTES as u64;
-    if !small {
+    let sqlite = state.store.backend() == crate::store::Backend::Sqlite;
+    let mut decided_at = None;
+    if !small || sqlite {
         let mut conn = state.store.read().await?;
+        decided_at = state.store.policy_version(&mut conn).await?;
         if let Some(existing) = envelopes::get(&mut conn, &id).await? {
             drop(conn);
             return duplicate(state, existing, header_sha256, entry).await;
@@ -341,14 +347,23 @@ async fn upload_inner(
 
     let chunk_count = h.ciphertext.length.div_ceil(CHUNK_BYTES as u64).max(1);
     let mut tx = state.store.write().await?;
-    if small && let Some(existing) = envelopes::get(&mut tx, &id).await? {
-        drop(tx);
-        return duplicate(state, existing, header_sha256, entry).await;
-    }
-    // Consent may have changed while the ciphertext was arriving: decide again, inside the transaction.
-    if let Err(e) = check_upload(&mut tx, state, &signed, caller, now).await {
-        drop(tx);
-        return Err(e);
+    let still_decided = match decided_at {
+        Some(v) => state.store.policy_version(&mut tx).await? == Some(v),
+        None => false,
+    };
+    if !still_decided {
+        if small
+            && !sqlite
+            && let Some(existing) = envelopes::get(&mut tx, &id).await?
+        {
+            drop(tx);
+            return duplicate(state, existing, header_sha256, entry).await;
+        }
+        // Consent may have changed while the ciphertext was arriving: decide again, inside the transaction.
+        if let Err(e) = check_upload(&mut tx, state, &signed, caller, now).await {
+            drop(tx);
+            return Err(e);
+        }
     }
     match envelopes::insert(
         &mut tx,

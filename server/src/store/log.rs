@@ -99,20 +99,89 @@ fn split_frontier(bytes: Option<Vec<u8>>) -> Vec<Hash> {
         .collect()
 }
 
+/// The log's right edge (size and frontier bytes, as stored in `log_head`) as this process last
+/// wrote it. It is only a guess: [`append`] uses it in an UPDATE that applies only when the row
+/// still holds exactly these values, and falls back to reading the row when it does not (another
+/// process appended, or the transaction that wrote the guess rolled back).
+#[derive(Debug, Default)]
+pub struct HeadCache(std::sync::Mutex<Option<(u64, Vec<u8>)>>);
+
+impl HeadCache {
+    fn get(&self) -> Option<(u64, Vec<u8>)> {
+        self.0.lock().ok().and_then(|g| g.clone())
+    }
+
+    fn set(&self, size: u64, frontier: Vec<u8>) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = Some((size, frontier));
+        }
+    }
+}
+
 /// Appends `e` and returns its index. Call it last in a transaction: the row lock on `log_head`
 /// is held until commit and serialises every appender, across relay processes too.
-pub async fn append(conn: &mut AnyConnection, e: &Entry) -> StoreResult<u64> {
+pub async fn append(tx: &mut super::Tx, e: &Entry) -> StoreResult<u64> {
+    let cache = tx.log_head().cloned();
+    // With a cached edge: one conditional UPDATE moves the head, instead of a read and a write.
+    if let Some((size, frontier)) = cache.as_ref().and_then(|c| c.get())
+        && let Some(tree) = Tree::from_frontier(size, split_frontier(Some(frontier.clone())))
+    {
+        let pushed = push(tree, e, size)?;
+        let moved = exec(
+            &mut *tx,
+            sqlx::query(
+                "UPDATE log_head SET size = $1, frontier = $2 WHERE id = 1 AND size = $3 AND frontier = $4",
+            )
+            .bind(i64::try_from(size + 1).unwrap_or(i64::MAX))
+            .bind(pushed.frontier.clone())
+            .bind(i64::try_from(size).unwrap_or(i64::MAX))
+            .bind(frontier),
+        )
+        .await?;
+        if moved == 1 {
+            store_pushed(&mut *tx, &pushed).await?;
+            if let Some(c) = &cache {
+                c.set(size + 1, pushed.frontier);
+            }
+            return Ok(size);
+        }
+    }
     let row = sqlx::query("UPDATE log_head SET size = size + 1 WHERE id = 1 RETURNING size, frontier")
-        .fetch_one(&mut *conn)
+        .fetch_one(&mut **tx)
         .await?;
     let size: i64 = row.try_get("size")?;
     let index = u64::try_from(size - 1).map_err(|_| StoreError::Corrupt("negative log size".into()))?;
-    let frontier = split_frontier(row.try_get::<Option<Vec<u8>>, _>("frontier")?);
-    let mut tree = Tree::from_frontier(index, frontier).ok_or_else(|| {
-        StoreError::Corrupt(
-            "the log's stored tree edge does not fit its size; restart the relay to rebuild it".into(),
-        )
-    })?;
+    let tree = Tree::from_frontier(index, split_frontier(row.try_get::<Option<Vec<u8>>, _>("frontier")?))
+        .ok_or_else(|| {
+            StoreError::Corrupt(
+                "the log's stored tree edge does not fit its size; restart the relay to rebuild it".into(),
+            )
+        })?;
+    let pushed = push(tree, e, index)?;
+    exec(
+        &mut *tx,
+        sqlx::query("UPDATE log_head SET frontier = $1 WHERE id = 1").bind(pushed.frontier.clone()),
+    )
+    .await?;
+    store_pushed(&mut *tx, &pushed).await?;
+    if let Some(c) = &cache {
+        c.set(index + 1, pushed.frontier);
+    }
+    Ok(index)
+}
+
+/// One entry pushed onto the tree: what an append stores.
+struct Pushed {
+    entry: LogEntry,
+    bytes: Vec<u8>,
+    leaf: Hash,
+    /// The subtrees the leaf completes (above the leaves).
+    nodes: Vec<(NodeId, Hash)>,
+    /// The new right edge, as stored.
+    frontier: Vec<u8>,
+}
+
+fn push(mut tree: Tree, e: &Entry, index: u64) -> StoreResult<Pushed> {
     let entry = e.typed(index)?;
     let bytes = entry.encode();
     let leaf = entry.leaf_hash();
@@ -122,13 +191,12 @@ pub async fn append(conn: &mut AnyConnection, e: &Entry) -> StoreResult<u64> {
             nodes.push((node, *hash));
         }
     });
-    exec(
-        &mut *conn,
-        sqlx::query("UPDATE log_head SET frontier = $1 WHERE id = 1").bind(tree.frontier().concat()),
-    )
-    .await?;
-    insert_entry(&mut *conn, &entry, &bytes, &leaf).await?;
-    for (node, hash) in nodes {
+    Ok(Pushed { entry, bytes, leaf, nodes, frontier: tree.frontier().concat() })
+}
+
+async fn store_pushed(conn: &mut AnyConnection, p: &Pushed) -> StoreResult<()> {
+    insert_entry(&mut *conn, &p.entry, &p.bytes, &p.leaf).await?;
+    for (node, hash) in &p.nodes {
         exec(
             &mut *conn,
             sqlx::query("INSERT INTO log_nodes (level, idx, hash) VALUES ($1, $2, $3)")
@@ -138,7 +206,7 @@ pub async fn append(conn: &mut AnyConnection, e: &Entry) -> StoreResult<u64> {
         )
         .await?;
     }
-    Ok(index)
+    Ok(())
 }
 
 /// The queryable columns are written from the typed entry, so they say exactly what was hashed.
@@ -471,4 +539,129 @@ pub async fn put_node(conn: &mut AnyConnection, node: NodeId, hash: &Hash) -> St
     )
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use samordna_core::{PrincipalId, audit::Action};
+
+    use super::*;
+    use crate::store::Store;
+
+    fn entry(i: u64) -> Entry {
+        Entry {
+            at: Some(OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(i as i64)),
+            request_id: format!("test-{i}"),
+            action: Some(Action::DirectoryRead),
+            object: Some("SE2321000032".into()),
+            ..Entry::default()
+        }
+    }
+
+    async fn append_one(store: &Store, i: u64) -> u64 {
+        let mut tx = store.write().await.expect("begin");
+        let idx = append(&mut tx, &entry(i)).await.expect("append");
+        tx.commit().await.expect("commit");
+        idx
+    }
+
+    /// The stored entries, hashed again, give the stored size and right edge.
+    async fn assert_consistent(store: &Store, expected: u64) {
+        let mut conn = store.read().await.expect("read");
+        let head = head(&mut conn).await.expect("head");
+        let mut tree = Tree::new();
+        for (idx, bytes, leaf) in raw_range(&mut conn, 0, 10_000).await.expect("range") {
+            assert_eq!(idx, tree.size(), "gap-free indices");
+            let decoded = LogEntry::decode(&bytes.expect("bytes")).expect("decodes");
+            assert_eq!(decoded.index, idx);
+            assert_eq!(leaf.as_deref(), Some(decoded.leaf_hash().as_slice()));
+            tree.push(decoded.leaf_hash());
+            if tree.size() >= 2 && tree.size().is_power_of_two() {
+                // The complete subtree the push closed is stored for proofs.
+                let level = tree.size().trailing_zeros();
+                let stored = node(&mut conn, NodeId { level, index: 0 }).await.expect("node");
+                assert_eq!(stored.as_ref(), tree.frontier().first());
+            }
+        }
+        assert_eq!(tree.size(), expected);
+        assert_eq!(head.size(), expected);
+        assert_eq!(head.frontier(), tree.frontier(), "stored edge matches the entries");
+    }
+
+    /// Two relay processes on one SQLite file (two stores, two edge caches): appends from either,
+    /// in any order, and a rolled-back append, leave one gap-free log whose stored edge is right.
+    #[tokio::test]
+    async fn cached_edge_survives_other_writers_and_rollbacks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("relay.db").display());
+        let a = Store::connect(&url).await.expect("a");
+        a.migrate().await.expect("migrate");
+        let b = Store::connect(&url).await.expect("b");
+        let mut i = 0;
+        let mut next = |store: &Store| {
+            i += 1;
+            let (store, n) = (store.clone(), i);
+            async move { append_one(&store, n).await }
+        };
+        assert_eq!(next(&a).await, 0);
+        assert_eq!(next(&a).await, 1);
+        assert_eq!(next(&b).await, 2, "b reads the row: a's appends are there");
+        assert_eq!(next(&a).await, 3, "a's cached edge is stale; its UPDATE misses and it reads the row");
+        // An append whose transaction rolls back leaves a's cache ahead of the row.
+        {
+            let mut tx = a.write().await.expect("begin");
+            assert_eq!(append(&mut tx, &entry(99)).await.expect("append"), 4);
+            tx.rollback().await.expect("rollback");
+        }
+        assert_eq!(next(&a).await, 4, "the rolled-back index is given again");
+        assert_eq!(next(&b).await, 5);
+        for _ in 0..9 {
+            next(&a).await;
+        }
+        assert_eq!(next(&b).await, 15);
+        assert_consistent(&a, 16).await;
+        assert_consistent(&b, 16).await;
+    }
+
+    /// Every change to what an upload's decision reads moves the policy counter, in the writing
+    /// transaction (the upload path skips its second decision only while the counter stands).
+    #[tokio::test]
+    async fn policy_counter_moves_with_every_decision_input() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("relay.db").display());
+        let store = Store::connect(&url).await.expect("store");
+        store.migrate().await.expect("migrate");
+        let version = |store: Store| async move {
+            let mut conn = store.read().await.expect("read");
+            store.policy_version(&mut conn).await.expect("version").expect("sqlite has one")
+        };
+        let v0 = version(store.clone()).await;
+        let id = PrincipalId::parse("SE2321000032").expect("id");
+        let mut tx = store.write().await.expect("begin");
+        exec(
+            &mut tx,
+            sqlx::query(
+                "INSERT INTO principals (id, name, kind, mailbox, enabled, created_at) VALUES ($1, 'R', 'region', 'r@example.org', 1, 0)",
+            )
+            .bind(id.as_str().to_owned()),
+        )
+        .await
+        .expect("insert");
+        append(&mut tx, &entry(1)).await.expect("append");
+        tx.commit().await.expect("commit");
+        let v1 = version(store.clone()).await;
+        assert!(v1 > v0, "registering a principal moves it");
+        let mut tx = store.write().await.expect("begin");
+        append(&mut tx, &entry(2)).await.expect("append");
+        tx.commit().await.expect("commit");
+        assert_eq!(version(store.clone()).await, v1, "a log entry is not a decision input");
+        let mut tx = store.write().await.expect("begin");
+        assert!(crate::store::principals::set_enabled(&mut tx, &id, false).await.expect("disable"));
+        tx.rollback().await.expect("rollback");
+        assert_eq!(version(store.clone()).await, v1, "a rolled-back change does not");
+        let mut tx = store.write().await.expect("begin");
+        crate::store::principals::set_enabled(&mut tx, &id, false).await.expect("disable");
+        tx.commit().await.expect("commit");
+        assert!(version(store.clone()).await > v1, "disabling a principal moves it");
+    }
 }

@@ -99,12 +99,14 @@ pub struct Tx {
     group: Option<Arc<durable::GroupSync>>,
     /// SQLite: this process's one writer turn, held until the commit returns.
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    /// SQLite: the log's right edge as this process last wrote it ([`log::append`]).
+    log_head: Option<Arc<log::HeadCache>>,
 }
 
 impl Tx {
     /// Commits, and returns when the commit is on disk.
     pub async fn commit(self) -> StoreResult<()> {
-        let Tx { inner, group, _turn: turn } = self;
+        let Tx { inner, group, _turn: turn, log_head: _ } = self;
         inner.commit().await?;
         // The next writer may start while this commit waits for the disk.
         drop(turn);
@@ -118,6 +120,11 @@ impl Tx {
     /// Rolls back (dropping a `Tx` does too).
     pub async fn rollback(self) -> StoreResult<()> {
         Ok(self.inner.rollback().await?)
+    }
+
+    /// The log's right edge as this process last wrote it, where the relay keeps one (SQLite).
+    pub(crate) fn log_head(&self) -> Option<&Arc<log::HeadCache>> {
+        self.log_head.as_ref()
     }
 }
 
@@ -154,6 +161,9 @@ pub struct Store {
     /// SQLite has one writer at a time. Writers of this process take turns here, in order, instead
     /// of meeting at the file lock, where SQLite's busy handler would make them sleep and retry.
     writer: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite: the log's right edge, so an append needs one conditional UPDATE instead of a read
+    /// and a write of `log_head` (checked against the row, so other processes' appends are seen).
+    log_head: Option<Arc<log::HeadCache>>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -200,12 +210,21 @@ impl Store {
                 // that connection would refuse every later BEGIN. Such a connection is closed on
                 // release (the ping first lets sqlx finish a queued rollback) and the pool opens a
                 // fresh one: the relay recovers once the disk has room again.
+                // A connection whose transaction ended normally goes straight back: the ping (a
+                // round trip to sqlx's worker thread) is only for the rare one that still counts a
+                // transaction as open.
                 .after_release(|conn, _| {
                     Box::pin(async move {
+                        if !conn.is_in_transaction() {
+                            return Ok(true);
+                        }
                         conn.ping().await?;
                         Ok(!conn.is_in_transaction())
                     })
-                }),
+                })
+                // A file on the local disk does not go stale the way a network connection does;
+                // a broken one fails its next statement, which is mapped to a clear error.
+                .test_before_acquire(false),
             Backend::Postgres => options.max_connections(16),
         };
         let pool = options.connect(url).await?;
@@ -224,7 +243,8 @@ impl Store {
             }
             _ => None,
         };
-        Ok(Store { pool, backend, group, writer: Arc::new(tokio::sync::Mutex::new(())) })
+        let log_head = (backend == Backend::Sqlite).then(|| Arc::new(log::HeadCache::default()));
+        Ok(Store { pool, backend, group, writer: Arc::new(tokio::sync::Mutex::new(())), log_head })
     }
 
     /// How many shared `fsync` calls group commit has made (0 without group commit).
@@ -259,7 +279,18 @@ impl Store {
             }
             Backend::Postgres => (self.pool.begin().await?, None),
         };
-        Ok(Tx { inner, group: self.group.clone(), _turn: turn })
+        Ok(Tx { inner, group: self.group.clone(), _turn: turn, log_head: self.log_head.clone() })
+    }
+
+    /// SQLite: the counter that every change to an upload decision's inputs moves forward
+    /// (migrations/sqlite/0005_policy_version.sql); `None` on PostgreSQL, which has none.
+    pub async fn policy_version(&self, conn: &mut AnyConnection) -> StoreResult<Option<i64>> {
+        match self.backend {
+            Backend::Sqlite => Ok(Some(
+                sqlx::query_scalar("SELECT version FROM policy_version WHERE id = 1").fetch_one(conn).await?,
+            )),
+            Backend::Postgres => Ok(None),
+        }
     }
 
     /// A connection for reads.
