@@ -30,6 +30,7 @@
 //! - [`logcheck`]: the relay's access log checked after every command (rewinds and forks caught).
 //! - [`witness`]: this profile as a witness that cosigns the checkpoints it checked.
 //! - [`audit`]: compliance officers' tools: the log, its verification, extracts, FHIR, statistics.
+//! - [`web`]: `samordna web`, the browser interface for staff and compliance officers.
 
 pub mod audit;
 pub mod error;
@@ -43,6 +44,7 @@ pub mod profile;
 pub mod relay;
 pub mod select;
 pub mod transfer;
+pub mod web;
 pub mod witness;
 
 pub use error::{ClientError, exit};

@@ -115,6 +115,21 @@ enum Command {
     /// Invitation emails waiting to be sent.
     #[command(subcommand)]
     Outbox(invite_cmd::OutboxCommand),
+    /// The browser interface: serve it here and print the one-time link that opens it.
+    Web {
+        /// Where to listen. Only loopback without TLS.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// A PEM certificate chain, for HTTPS (needed to listen beyond loopback).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Also open the link in the desktop's web browser.
+        #[arg(long)]
+        open: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -372,7 +387,10 @@ fn main() -> ExitCode {
     };
     // A command that talked to the relay is followed by a check of the relay's access log against
     // the last checkpoint this profile verified (audit_cmd::check_after).
-    let check_profile = audit_cmd::talks_to_relay(&cli.command).then(|| cli.profile.clone());
+    // `web` serves until stopped; its pages are not one command to check after.
+    let check_profile = (audit_cmd::talks_to_relay(&cli.command)
+        && !matches!(cli.command, Command::Web { .. }))
+    .then(|| cli.profile.clone());
     let result = runtime.block_on(run(cli));
     let log_failure = match (&result, check_profile) {
         (Ok(_), Some(profile)) => runtime.block_on(audit_cmd::check_after(profile, json, true)),
@@ -571,6 +589,20 @@ async fn run(cli: Cli) -> Result<Output, ClientError> {
         Command::Witness(command) => audit_cmd::witness(command, cli.profile).await,
         Command::Invite(command) => invite_cmd::invite(command, cli.profile).await,
         Command::Outbox(command) => invite_cmd::outbox(command, cli.profile).await,
+        Command::Web { listen, tls_cert, tls_key, open } => {
+            let profile_dir = cli.profile.ok_or_else(|| {
+                ClientError::usage("profile", "no profile given; pass --profile DIR or set SAMORDNA_PROFILE")
+            })?;
+            let opts = samordna_client::web::WebOptions {
+                profile_dir,
+                listen,
+                tls_cert,
+                tls_key,
+                open_browser: open,
+            };
+            samordna_client::web::serve(opts).await?;
+            Ok(Output { json: serde_json::Value::Null, text: String::new(), exit: exit::OK })
+        }
     }
 }
 

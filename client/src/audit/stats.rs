@@ -71,6 +71,43 @@ pub struct TimeToMeeting {
     pub median_days: Option<f64>,
 }
 
+/// Consents recorded and withdrawn in one calendar month (UTC).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MonthCounts {
+    /// The month, `2026-03`.
+    pub month: String,
+    /// Consents recorded.
+    pub consents_recorded: u64,
+    /// Consents withdrawn.
+    pub consents_withdrawn: u64,
+}
+
+/// How long one case waited from being opened to its first meeting invitation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CaseWait {
+    /// The case.
+    pub case_id: CaseId,
+    /// Days from opening to the first invitation, to one decimal.
+    pub days: f64,
+}
+
+/// Everything [`compute`] counts, with the series the web interface draws as charts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Computed {
+    /// All principals together.
+    pub total: Counts,
+    /// Refusals by reason, most frequent first.
+    pub refusals_by_reason: Vec<ReasonCount>,
+    /// Per acting principal.
+    pub per_principal: BTreeMap<PrincipalId, Counts>,
+    /// Case opened to first meeting invitation.
+    pub time_to_first_meeting: TimeToMeeting,
+    /// Consents recorded and withdrawn per month, the months with any, in order.
+    pub per_month: Vec<MonthCounts>,
+    /// Each invited case's wait, shortest first.
+    pub first_meeting_waits: Vec<CaseWait>,
+}
+
 /// `audit stats`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Stats {
@@ -88,6 +125,10 @@ pub struct Stats {
     pub per_principal: Vec<PrincipalCounts>,
     /// Case opened to first meeting invitation.
     pub time_to_first_meeting: TimeToMeeting,
+    /// Consents recorded and withdrawn per month (UTC), the months with any.
+    pub per_month: Vec<MonthCounts>,
+    /// Each case invited in the period: days from opening to the first invitation.
+    pub first_meeting_waits: Vec<CaseWait>,
 }
 
 /// The median of `values` (sorted here); `None` when empty.
@@ -104,6 +145,20 @@ pub fn median(values: &mut [f64]) -> Option<f64> {
 pub fn compute(
     entries: &[LogEntry],
 ) -> (Counts, Vec<ReasonCount>, BTreeMap<PrincipalId, Counts>, TimeToMeeting) {
+    let c = compute_all(entries);
+    (c.total, c.refusals_by_reason, c.per_principal, c.time_to_first_meeting)
+}
+
+/// `2026-03`, the UTC month of a log time.
+fn month_of(at_us: i64) -> String {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_us) * 1000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format!("{:04}-{:02}", t.year(), u8::from(t.month()))
+}
+
+/// As [`compute`], with the monthly series and each case's wait.
+pub fn compute_all(entries: &[LogEntry]) -> Computed {
+    let mut months: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     let mut total = Counts::default();
     let mut per: BTreeMap<PrincipalId, Counts> = BTreeMap::new();
     let mut reasons: BTreeMap<Reason, u64> = BTreeMap::new();
@@ -142,6 +197,11 @@ pub fn compute(
             if let Some(p) = &e.actor_principal {
                 bump(per.entry(p.clone()).or_default());
             }
+            match e.action {
+                Action::ConsentRecord => months.entry(month_of(e.at_us)).or_default().0 += 1,
+                Action::ConsentWithdraw => months.entry(month_of(e.at_us)).or_default().1 += 1,
+                _ => {}
+            }
         }
         match (e.action, &e.case_id) {
             (Action::CaseOpen, Some(c)) => {
@@ -156,18 +216,37 @@ pub fn compute(
             _ => {}
         }
     }
-    let mut days: Vec<f64> = opened
+    let mut waits: Vec<(CaseId, f64)> = opened
         .iter()
         .filter_map(|(case, t0)| {
-            invited.get(case).filter(|t1| **t1 >= *t0).map(|t1| (t1 - t0) as f64 / DAY_US)
+            invited.get(case).filter(|t1| **t1 >= *t0).map(|t1| (case.clone(), (t1 - t0) as f64 / DAY_US))
         })
         .collect();
+    let mut days: Vec<f64> = waits.iter().map(|w| w.1).collect();
     let with_invitation = days.len() as u64;
     let median_days = median(&mut days).map(|d| (d * 10.0).round() / 10.0);
+    waits.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
     let mut by_reason: Vec<ReasonCount> =
         reasons.into_iter().map(|(reason, count)| ReasonCount { reason, count }).collect();
     by_reason.sort_by(|a, b| b.count.cmp(&a.count).then(a.reason.cmp(&b.reason)));
-    (total, by_reason, per, TimeToMeeting { cases: opened.len() as u64, with_invitation, median_days })
+    Computed {
+        total,
+        refusals_by_reason: by_reason,
+        per_principal: per,
+        time_to_first_meeting: TimeToMeeting { cases: opened.len() as u64, with_invitation, median_days },
+        per_month: months
+            .into_iter()
+            .map(|(month, (consents_recorded, consents_withdrawn))| MonthCounts {
+                month,
+                consents_recorded,
+                consents_withdrawn,
+            })
+            .collect(),
+        first_meeting_waits: waits
+            .into_iter()
+            .map(|(case_id, days)| CaseWait { case_id, days: (days * 10.0).round() / 10.0 })
+            .collect(),
+    }
 }
 
 impl fmt::Display for Stats {
@@ -234,7 +313,14 @@ impl Session {
         }
         let query = AuditQuery { from: Some(from), to: Some(to), ..AuditQuery::default() };
         let (entries, _) = fetch_entries(self, &query).await?;
-        let (total, refusals_by_reason, per, time_to_first_meeting) = compute(&entries);
+        let Computed {
+            total,
+            refusals_by_reason,
+            per_principal: per,
+            time_to_first_meeting,
+            per_month,
+            first_meeting_waits,
+        } = compute_all(&entries);
         let dir = directory(self).await;
         let fmt_day = |t: OffsetDateTime| {
             if t.time() == time::Time::MIDNIGHT {
@@ -254,6 +340,8 @@ impl Session {
                 .map(|(p, counts)| PrincipalCounts { principal: NamedPrincipal::new(&dir, &p), counts })
                 .collect(),
             time_to_first_meeting,
+            per_month,
+            first_meeting_waits,
         })
     }
 }
@@ -318,6 +406,19 @@ mod tests {
         assert_eq!(per.len(), 1);
         // A waited 5 days, B 7; C has no invitation.
         assert_eq!(meeting, TimeToMeeting { cases: 3, with_invitation: 2, median_days: Some(6.0) });
+        let all = compute_all(&entries);
+        assert_eq!(
+            all.first_meeting_waits,
+            vec![
+                CaseWait { case_id: CaseId::parse(A).unwrap(), days: 5.0 },
+                CaseWait { case_id: CaseId::parse(B).unwrap(), days: 7.0 }
+            ]
+        );
+        // Day 1 and day 9 after 1970-01-01: one consent recorded and one withdrawn, in January.
+        assert_eq!(
+            all.per_month,
+            vec![MonthCounts { month: "1970-01".into(), consents_recorded: 1, consents_withdrawn: 1 }]
+        );
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(&mut []), None);
     }
