@@ -2,11 +2,13 @@
 //! external commands (such as `openssl`) run with a time limit.
 
 pub mod api;
+pub mod browser;
 pub mod cli;
 pub mod faults;
 pub mod pgcluster;
 pub mod relay;
 pub mod smtp;
+pub mod web;
 
 use std::{
     ffi::OsStr,
