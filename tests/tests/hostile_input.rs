@@ -14,11 +14,11 @@ use samordna_core::{
     CaseId, ConsentId, ContentKind, EnvelopeId, PrincipalId, Signer,
     api::{ConsentView, ENVELOPE_MEDIA_TYPE, OpenCase},
     audit::{Action, Reason},
-    consent::{ConsentForm, ConsentMetadata, ConsentType, GrantorRole, Purpose, SignedConsent, SubjectClass},
-    envelope::{Party, RecipientKey, SealParams, seal},
+    consent::SignedConsent,
+    envelope::{RecipientKey, SealParams, seal},
 };
 use samordna_tests::{
-    api::Api,
+    api::{Api, adult_consent},
     relay::{Backend, TestRelay},
 };
 use time::{Duration, OffsetDateTime};
@@ -79,11 +79,10 @@ fn send(relay: &TestRelay, method: &str, path: &str, body: &[u8], content_type: 
         .lines()
         .find_map(|l| l.to_ascii_lowercase().strip_prefix("samordna-log-index:").map(|v| v.trim().to_owned()))
         .and_then(|v| v.parse().ok());
-    Answer {
-        status: String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0),
-        body: std::fs::read(&out_body).unwrap_or_default(),
-        log_index,
-    }
+    let status = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
+    // No answer at all: curl's own error is the clue.
+    let body = if status == 0 { out.stderr } else { std::fs::read(&out_body).unwrap_or_default() };
+    Answer { status, body, log_index }
 }
 
 /// The answer is `status` with `{"error":{"code": reason, "message": <a sentence>}}`, and the
@@ -131,26 +130,15 @@ fn stored(relay: &TestRelay) -> BTreeMap<&'static str, String> {
 }
 
 fn consent(case: &CaseId, recorder: &Signer) -> SignedConsent {
-    let id = recorder.identity();
     let now = OffsetDateTime::now_utc();
-    let m = ConsentMetadata {
-        record_type: ConsentType::Consent,
-        version: 1,
-        consent_id: ConsentId::from_random_bytes(random16()),
-        case_id: case.clone(),
-        parties: vec![p(KOMMUN), p(REGION)],
-        kinds: vec![ContentKind::Plan],
-        purpose: Purpose::Sip,
-        valid_from: now - Duration::days(1),
-        valid_until: now + Duration::days(180),
-        subject: SubjectClass::Adult,
-        grantors: vec![GrantorRole::Individual],
-        custodial_guardians: None,
-        child_view_heard: false,
-        form: ConsentForm::Written,
-        recorded_by: Party { principal: id.principal.clone(), user: id.hsa_id.clone() },
-        supersedes: None,
-    };
+    let m = adult_consent(
+        case,
+        recorder,
+        &[p(KOMMUN), p(REGION)],
+        &[ContentKind::Plan],
+        now - Duration::days(1),
+        now + Duration::days(180),
+    );
     SignedConsent::sign(&m, recorder, now).unwrap()
 }
 

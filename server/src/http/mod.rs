@@ -445,6 +445,9 @@ pub async fn read_json<T: DeserializeOwned>(body: JsonBody) -> Result<T, ApiErro
             .content_type
             .as_ref()
             .map_or_else(|| "none".to_owned(), |v| format!("{:?}", String::from_utf8_lossy(v.as_bytes())));
+        // Read what was sent (up to the cap) before answering: a body left unread in the socket
+        // makes the close a reset, and the client may never see the refusal.
+        let _ = tokio::time::timeout(body.time_limit, read_limited(body.body)).await;
         return Err(ApiError::new(
             Reason::UnsupportedMediaType,
             format!(
