@@ -4,9 +4,10 @@
 use std::{path::Path, process::Command};
 
 use samordna_core::{
-    Signer, TrustStore,
+    CaseId, ConsentId, ContentKind, PrincipalId, Signer, TrustStore,
     attestation::KeyAttestation,
-    envelope::{RecipientKey, RecipientSecret},
+    consent::{ConsentForm, ConsentMetadata, ConsentType, GrantorRole, Purpose, SubjectClass},
+    envelope::{Party, RecipientKey, RecipientSecret},
 };
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -152,4 +153,37 @@ impl<'a> Api<'a> {
 /// Reads a whole file.
 pub fn file(p: &Path) -> Vec<u8> {
     crate::relay::read(p)
+}
+
+/// The consent most relay tests need: an adult's own written consent to SIP sharing of `kinds`
+/// between `parties`, valid from `from` to `until`, recorded by `recorder`, under a fresh id.
+pub fn adult_consent(
+    case: &CaseId,
+    recorder: &Signer,
+    parties: &[PrincipalId],
+    kinds: &[ContentKind],
+    from: OffsetDateTime,
+    until: OffsetDateTime,
+) -> ConsentMetadata {
+    let id = recorder.identity();
+    let mut b = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).expect("system randomness");
+    ConsentMetadata {
+        record_type: ConsentType::Consent,
+        version: 1,
+        consent_id: ConsentId::from_random_bytes(b),
+        case_id: case.clone(),
+        parties: parties.to_vec(),
+        kinds: kinds.to_vec(),
+        purpose: Purpose::Sip,
+        valid_from: from,
+        valid_until: until,
+        subject: SubjectClass::Adult,
+        grantors: vec![GrantorRole::Individual],
+        custodial_guardians: None,
+        child_view_heard: false,
+        form: ConsentForm::Written,
+        recorded_by: Party { principal: id.principal.clone(), user: id.hsa_id.clone() },
+        supersedes: None,
+    }
 }

@@ -11,8 +11,8 @@ use std::{
 use samordna_core::{
     CaseId, ConsentId, ContentKind, EnvelopeId, PrincipalId, Signer,
     api::{ConsentView, OpenCase},
-    consent::{ConsentForm, ConsentMetadata, ConsentType, GrantorRole, Purpose, SignedConsent, SubjectClass},
-    envelope::{Party, RecipientKey, SealParams, seal},
+    consent::SignedConsent,
+    envelope::{RecipientKey, SealParams, seal},
 };
 use time::OffsetDateTime;
 
@@ -70,26 +70,15 @@ impl Fixture {
             kommun.post("/v1/cases", &OpenCase { case_id: case.clone(), lead_principal: principal(KOMMUN) });
         assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));
         let signer = kommun.signer();
-        let id = signer.identity();
         let now = OffsetDateTime::now_utc();
-        let m = ConsentMetadata {
-            record_type: ConsentType::Consent,
-            version: 1,
-            consent_id: ConsentId::from_random_bytes(random16()),
-            case_id: case.clone(),
-            parties: vec![principal(KOMMUN), principal(REGION)],
-            kinds: vec![ContentKind::Plan],
-            purpose: Purpose::Sip,
-            valid_from: now - time::Duration::days(1),
-            valid_until: now + time::Duration::days(180),
-            subject: SubjectClass::Adult,
-            grantors: vec![GrantorRole::Individual],
-            custodial_guardians: None,
-            child_view_heard: false,
-            form: ConsentForm::Written,
-            recorded_by: Party { principal: id.principal.clone(), user: id.hsa_id.clone() },
-            supersedes: None,
-        };
+        let m = crate::api::adult_consent(
+            &case,
+            &signer,
+            &[principal(KOMMUN), principal(REGION)],
+            &[ContentKind::Plan],
+            now - time::Duration::days(1),
+            now + time::Duration::days(180),
+        );
         let signed = SignedConsent::sign(&m, &signer, now).expect("sign consent");
         let a = kommun.post("/v1/consents", &signed);
         assert_eq!(a.status, 201, "{}", String::from_utf8_lossy(&a.body));

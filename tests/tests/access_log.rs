@@ -8,15 +8,15 @@
 use std::{io::Cursor, process::Command, time::Duration};
 
 use samordna_core::{
-    CaseId, ConsentId, ContentKind, EnvelopeId, PrincipalId, Signer,
+    CaseId, ContentKind, EnvelopeId, PrincipalId, Signer,
     api::{ConsistencyProof, EntryList, InclusionProof, LogKey, OpenCase},
     audit::Action,
-    consent::{ConsentForm, ConsentMetadata, ConsentType, GrantorRole, Purpose, SignedConsent, SubjectClass},
-    envelope::{Party, RecipientKey, SealParams, seal},
+    consent::{ConsentMetadata, SignedConsent},
+    envelope::{RecipientKey, SealParams, seal},
     log::{LogEntry, Tree, VerifierKey, merkle, open_checkpoint},
 };
 use samordna_tests::{
-    api::Api,
+    api::{Api, adult_consent},
     relay::{Backend, TestRelay},
     run,
 };
@@ -70,25 +70,15 @@ fn settled_checkpoint(relay: &TestRelay, api: &Api<'_>) -> String {
 }
 
 fn metadata(case: &CaseId, recorder: &Signer, parties: &[&str]) -> ConsentMetadata {
-    let id = recorder.identity();
-    ConsentMetadata {
-        record_type: ConsentType::Consent,
-        version: 1,
-        consent_id: ConsentId::from_random_bytes(random16()),
-        case_id: case.clone(),
-        parties: parties.iter().map(|s| p(s)).collect(),
-        kinds: vec![ContentKind::Plan],
-        purpose: Purpose::Sip,
-        valid_from: OffsetDateTime::now_utc() - time::Duration::hours(1),
-        valid_until: OffsetDateTime::now_utc() + time::Duration::days(60),
-        subject: SubjectClass::Adult,
-        grantors: vec![GrantorRole::Individual],
-        custodial_guardians: None,
-        child_view_heard: false,
-        form: ConsentForm::Written,
-        recorded_by: Party { principal: id.principal.clone(), user: id.hsa_id.clone() },
-        supersedes: None,
-    }
+    let parties: Vec<PrincipalId> = parties.iter().map(|s| p(s)).collect();
+    adult_consent(
+        case,
+        recorder,
+        &parties,
+        &[ContentKind::Plan],
+        OffsetDateTime::now_utc() - time::Duration::hours(1),
+        OffsetDateTime::now_utc() + time::Duration::days(60),
+    )
 }
 
 /// A case led by `lead` with a consent between `parties`, and one plan sent from `lead` to `to`.

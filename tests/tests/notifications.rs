@@ -10,15 +10,12 @@ use std::{io::Cursor, process::Command, time::Duration};
 use samordna_core::{
     CaseId, ConsentId, ContentKind, EnvelopeId, PrincipalId, Signer,
     api::OpenCase,
-    consent::{
-        Change, ChangeType, ConsentChange, ConsentForm, ConsentMetadata, ConsentType, GrantorRole, Purpose,
-        SignedConsent, SubjectClass, WithdrawalReason,
-    },
+    consent::{Change, ChangeType, ConsentChange, SignedConsent, WithdrawalReason},
     envelope::{Party, RecipientKey, SealParams, seal},
     signed::SignedStatement,
 };
 use samordna_tests::{
-    api::Api,
+    api::{Api, adult_consent},
     relay::{Backend, TestRelay},
     run,
     smtp::{SmtpServer, header},
@@ -88,25 +85,14 @@ fn scene(relay: &TestRelay) -> Scene<'_> {
         201
     );
     let signer = kommun.signer();
-    let id = signer.identity();
-    let m = ConsentMetadata {
-        record_type: ConsentType::Consent,
-        version: 1,
-        consent_id: ConsentId::from_random_bytes(random16()),
-        case_id: case.clone(),
-        parties: vec![p(KOMMUN), p(REGION)],
-        kinds: vec![ContentKind::Plan],
-        purpose: Purpose::Sip,
-        valid_from: OffsetDateTime::now_utc() - time::Duration::hours(1),
-        valid_until: OffsetDateTime::now_utc() + time::Duration::days(60),
-        subject: SubjectClass::Adult,
-        grantors: vec![GrantorRole::Individual],
-        custodial_guardians: None,
-        child_view_heard: false,
-        form: ConsentForm::Written,
-        recorded_by: Party { principal: id.principal.clone(), user: id.hsa_id.clone() },
-        supersedes: None,
-    };
+    let m = adult_consent(
+        &case,
+        &signer,
+        &[p(KOMMUN), p(REGION)],
+        &[ContentKind::Plan],
+        OffsetDateTime::now_utc() - time::Duration::hours(1),
+        OffsetDateTime::now_utc() + time::Duration::days(60),
+    );
     assert_eq!(
         kommun
             .post("/v1/consents", &SignedConsent::sign(&m, &signer, OffsetDateTime::now_utc()).unwrap())

@@ -11,11 +11,11 @@ use samordna_core::{
     CaseId, ConsentId, ContentKind, EnvelopeId, PrincipalId, Signer,
     api::{CaseView, ConsentView, OpenCase},
     audit::{Action, Reason},
-    consent::{ConsentForm, ConsentMetadata, ConsentType, GrantorRole, Purpose, SignedConsent, SubjectClass},
-    envelope::{Party, RecipientKey, RecipientSecret, SealParams, open_to, seal},
+    consent::SignedConsent,
+    envelope::{RecipientKey, RecipientSecret, SealParams, open_to, seal},
 };
 use samordna_tests::{
-    api::Api,
+    api::{Api, adult_consent},
     relay::{Backend, TestRelay, set_key},
 };
 use time::{Duration, OffsetDateTime};
@@ -42,25 +42,8 @@ fn consent(
     from: OffsetDateTime,
     until: OffsetDateTime,
 ) -> SignedConsent {
-    let id = recorder.identity();
-    let m = ConsentMetadata {
-        record_type: ConsentType::Consent,
-        version: 1,
-        consent_id: ConsentId::from_random_bytes(random16()),
-        case_id: case.clone(),
-        parties: parties.iter().map(|s| p(s)).collect(),
-        kinds: kinds.to_vec(),
-        purpose: Purpose::Sip,
-        valid_from: from,
-        valid_until: until,
-        subject: SubjectClass::Adult,
-        grantors: vec![GrantorRole::Individual],
-        custodial_guardians: None,
-        child_view_heard: false,
-        form: ConsentForm::Written,
-        recorded_by: Party { principal: id.principal.clone(), user: id.hsa_id.clone() },
-        supersedes: None,
-    };
+    let parties: Vec<PrincipalId> = parties.iter().map(|s| p(s)).collect();
+    let m = adult_consent(case, recorder, &parties, kinds, from, until);
     SignedConsent::sign(&m, recorder, OffsetDateTime::now_utc()).unwrap()
 }
 
