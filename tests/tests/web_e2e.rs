@@ -245,6 +245,15 @@ async fn steps(
     ensure!(text.contains("Planen är skickad"), "the plan was not sent:\n{text}");
     let envelope = id_in(&text, "E-").with_context(|| format!("no envelope id:\n{text}"))?;
     pages.visit(karin, "plan-skickad").await?;
+    // The send answered with a redirect: loading the result again shows it and sends nothing.
+    let result = karin.path().await?;
+    ensure!(result == format!("/arende/{case}/plan/skickat/{envelope}"), "not the result page: {result}");
+    karin.goto(&apps.kommun.url(&result)).await?;
+    ensure!(karin.text().await?.contains(&envelope), "the result page does not show {envelope} again");
+    let sql = format!("SELECT COUNT(*) FROM envelopes WHERE case_id = '{case}'");
+    let stored = std::thread::scope(|s| s.spawn(|| apps.relay.query(&sql)[0][0].clone()).join())
+        .map_err(|_| anyhow::anyhow!("the database query panicked"))?;
+    ensure!(stored.as_deref() == Some("1"), "the case holds {stored:?} envelopes, not the one sent");
     karin.goto(&apps.kommun.url(&format!("/arende/{case}"))).await?;
     pages.visit(karin, "arende").await?;
 

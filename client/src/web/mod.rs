@@ -75,6 +75,9 @@ struct Inner {
     /// Cases opened or looked at since start-up, newest first: the relay has no list of a
     /// principal's cases, so the cases page adds these to those the inbox and invitations name.
     seen_cases: std::sync::Mutex<Vec<samordna_core::CaseId>>,
+    /// Documents sent from this app since start-up, newest first: the page a send redirects to
+    /// shows the result from here, so reloading it never sends again.
+    sent: std::sync::Mutex<Vec<crate::SendResult>>,
 }
 
 /// What every handler can reach: the session, the profile, whether it may audit.
@@ -115,6 +118,20 @@ impl AppState {
     /// The cases opened or looked at since start-up, newest first.
     pub(crate) fn seen_cases(&self) -> Vec<samordna_core::CaseId> {
         self.0.seen_cases.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Keeps the result of a send for the page that shows it.
+    pub(crate) fn remember_sent(&self, sent: crate::SendResult) {
+        let mut list = self.0.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        list.retain(|s| s.envelope_id != sent.envelope_id);
+        list.insert(0, sent);
+        list.truncate(200);
+    }
+
+    /// The result of a send from this app, if it is still kept.
+    pub(crate) fn sent(&self, id: &samordna_core::EnvelopeId) -> Option<crate::SendResult> {
+        let list = self.0.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        list.iter().find(|s| &s.envelope_id == id).cloned()
     }
 
     fn scheme(&self) -> &'static str {
@@ -161,6 +178,7 @@ pub async fn serve(opts: WebOptions) -> Result<(), ClientError> {
         tls: tls.is_some(),
         listen,
         seen_cases: std::sync::Mutex::new(Vec::new()),
+        sent: std::sync::Mutex::new(Vec::new()),
     }));
     let host = if listen.ip().is_unspecified() {
         format!("127.0.0.1:{}", listen.port())

@@ -38,7 +38,7 @@ use axum::{
     Router,
     extract::{Path, State},
     http::{StatusCode, header},
-    response::{IntoResponse, Response},
+    response::{IntoResponse, Redirect, Response},
     routing::{get, post},
 };
 use maud::{Markup, html};
@@ -66,6 +66,26 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/arende/{case}/plan", get(show).post(submit))
         .route("/arende/{case}/plan/kontroll", post(live_check))
+        .route("/arende/{case}/plan/skickat/{envelope}", get(sent))
+}
+
+/// `GET /arende/{case}/plan/skickat/{envelope}`: what a send from this app did.
+async fn sent(
+    State(state): State<AppState>,
+    Path((case, envelope)): Path<(String, String)>,
+) -> Result<Markup, WebError> {
+    let case = CaseId::parse(&case).map_err(|_| WebError::not_found("Ärendet finns inte."))?;
+    let result = samordna_core::EnvelopeId::parse(&envelope)
+        .ok()
+        .and_then(|id| state.sent(&id))
+        .filter(|s| s.case_id == case)
+        .ok_or_else(|| {
+            WebError::not_found(
+                "Det här programmet har inte skickat något sådant dokument sedan det startades. Ärendets \
+                 sida visar vad som har skickats.",
+            )
+        })?;
+    Ok(sent_page(&state, &case, &result))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -895,7 +915,12 @@ async fn submit(
             let to: Result<Vec<PrincipalId>, _> = checked.iter().map(|p| PrincipalId::parse(p)).collect();
             match to {
                 Ok(to) if !to.is_empty() => match send(&state, &case, &plan, to).await {
-                    Ok(sent) => return Ok(sent_page(&state, &case, &sent).into_response()),
+                    Ok(sent) => {
+                        // Post/redirect/get: reloading the result page must not send the plan again.
+                        let to = format!("/arende/{}/plan/skickat/{}", case, sent.envelope_id);
+                        state.remember_sent(sent);
+                        return Ok(Redirect::to(&to).into_response());
+                    }
                     Err(e) => {
                         let (text, web) = explain(e);
                         outcome.flashes.push((FlashKind::Error, text));
