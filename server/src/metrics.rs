@@ -121,3 +121,36 @@ impl Metrics {
         s
     }
 }
+
+/// The storage layer's counters in the Prometheus text exposition: batched commits and shared
+/// `fsync` calls (crate::store::batch, crate::store::durable).
+pub fn render_store(store: &crate::store::Store) -> String {
+    let mut s = String::new();
+    let mut counter = |name: &str, help: &str, v: u64| {
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
+    };
+    if let Some(b) = store.batcher() {
+        let c = b.counts();
+        counter(
+            "samordna_store_batch_commits_total",
+            "Shared write transactions committed by the batch writer.",
+            c.commits.load(Ordering::Relaxed),
+        );
+        counter(
+            "samordna_store_batch_jobs_total",
+            "Requests' writes committed in shared transactions.",
+            c.jobs.load(Ordering::Relaxed),
+        );
+        counter(
+            "samordna_store_batch_rollbacks_total",
+            "Shared transactions rolled back because one request's writes failed (the others were written again).",
+            c.rollbacks.load(Ordering::Relaxed),
+        );
+    }
+    counter(
+        "samordna_store_group_syncs_total",
+        "Shared fsync calls of SQLite group commit (0 on PostgreSQL).",
+        store.group_syncs(),
+    );
+    s
+}

@@ -9,7 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{StreamExt, future::BoxFuture};
 use samordna_core::{
     CaseId, EnvelopeId,
     api::{
@@ -27,7 +27,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::{ApiError, AppState, Caller, JsonBody, Logged, State, deny, parse_id, read_json};
 use crate::store::{
-    StoreError, cases,
+    StoreError, StoreResult, Tx,
+    batch::BatchJob,
+    cases,
     envelopes::{self, CHUNK_BYTES, Envelope},
     keys, log, principals,
 };
@@ -325,45 +327,66 @@ async fn upload_inner(
 
     // A retry of an envelope already stored is answered as the first upload was. The decision
     // (recipients, keys, case, consent) is made on a read connection before the ciphertext is
-    // received, so a refused envelope is never spooled and the one-writer turn below stays short.
-    // It is made again inside the write transaction, because consent may change meanwhile — except
-    // on SQLite when the policy counter (migrations/sqlite/0005_policy_version.sql) shows that no
-    // input of the decision has changed since. On PostgreSQL a small envelope is decided only
-    // inside the transaction, which halves its round trips.
-    let small = h.ciphertext.length <= CHUNK_BYTES as u64;
-    let sqlite = state.store.backend() == crate::store::Backend::Sqlite;
-    let mut decided_at = None;
-    if !small || sqlite {
+    // received, so a refused envelope is never spooled and the write below stays short. The policy
+    // counter (migrations/*/0005_policy_version.sql) read first says, inside the write
+    // transaction, whether any input of the decision has changed since; if one has, or where the
+    // counter cannot be held for the whole write, the decision is made again in that transaction.
+    let mut decided_at = {
         let mut conn = state.store.read().await?;
-        decided_at = state.store.policy_version(&mut conn).await?;
+        let version = state.store.policy_version(&mut conn).await?;
         if let Some(existing) = envelopes::get(&mut conn, &id).await? {
             drop(conn);
             return duplicate(state, existing, header_sha256, entry).await;
         }
         check_upload(&mut conn, state, &signed, caller, now).await?;
-    }
+        Some(version)
+    };
 
     let spool = receive_ciphertext(reader, h.ciphertext.length, &h.ciphertext.sha256, &state.metrics).await?;
 
+    // A small envelope joins the batch writer's next transaction (crate::store::batch), shared
+    // with the other uploads that are waiting.
+    let spool = match (state.store.batcher(), spool, decided_at) {
+        (Some(batcher), Spool::Memory(data), Some(at)) => {
+            let ciphertext = Bytes::from(data);
+            let job = SmallUpload {
+                header: h.clone(),
+                header_bytes: signed.header_bytes.clone(),
+                signature: signed.signature.clone(),
+                header_sha256,
+                ciphertext: ciphertext.clone(),
+                now,
+                entry: entry.clone(),
+                decided_at: at,
+            };
+            match batcher.submit(job).await {
+                Ok(Some(idx)) => return Ok(stored(state, h, header_sha256, now, idx)),
+                // Consent, keys or principals changed since the decision: decided again below.
+                Ok(None) => {
+                    decided_at = None;
+                    Spool::Memory(ciphertext.to_vec())
+                }
+                Err(StoreError::Conflict) => return stored_meanwhile(state, &id, header_sha256, entry).await,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        (_, spool, _) => spool,
+    };
+
     let chunk_count = h.ciphertext.length.div_ceil(CHUNK_BYTES as u64).max(1);
     let mut tx = state.store.write().await?;
+    // On PostgreSQL this transaction does not hold the counter (a large upload's transaction
+    // would block consent changes for as long as its chunks take), so it decides again.
     let still_decided = match decided_at {
-        Some(v) => state.store.policy_version(&mut tx).await? == Some(v),
-        None => false,
+        Some(v) if state.store.backend() == crate::store::Backend::Sqlite => {
+            state.store.policy_version_held(&mut tx).await? == v
+        }
+        _ => false,
     };
-    if !still_decided {
-        if small
-            && !sqlite
-            && let Some(existing) = envelopes::get(&mut tx, &id).await?
-        {
-            drop(tx);
-            return duplicate(state, existing, header_sha256, entry).await;
-        }
-        // Consent may have changed while the ciphertext was arriving: decide again, inside the transaction.
-        if let Err(e) = check_upload(&mut tx, state, &signed, caller, now).await {
-            drop(tx);
-            return Err(e);
-        }
+    // Consent may have changed while the ciphertext was arriving: decide again, inside the transaction.
+    if !still_decided && let Err(e) = check_upload(&mut tx, state, &signed, caller, now).await {
+        drop(tx);
+        return Err(e);
     }
     match envelopes::insert(
         &mut tx,
@@ -378,20 +401,68 @@ async fn upload_inner(
     {
         Ok(()) => {}
         Err(StoreError::Conflict) => {
-            // Another upload of the same id committed first.
             drop(tx);
-            let mut conn = state.store.read().await?;
-            let existing = envelopes::get(&mut conn, &id).await?.ok_or(StoreError::Conflict)?;
-            drop(conn);
-            return duplicate(state, existing, header_sha256, entry).await;
+            return stored_meanwhile(state, &id, header_sha256, entry).await;
         }
         Err(e) => return Err(e.into()),
     }
     store_chunks(&mut tx, &id, spool, h.ciphertext.length).await?;
-    // Each recipient principal's functional mailbox hears of it (batched, content-free).
+    let idx = announce_and_log(&mut tx, h, now, entry).await?;
+    tx.commit().await?;
+    Ok(stored(state, h, header_sha256, now, idx))
+}
+
+/// A small upload's writes, run by the batch writer in a transaction shared with other uploads.
+/// The upload was decided on a read connection when the policy counter stood at `decided_at`;
+/// if the transaction sees another value, nothing is written and the job answers `None`.
+struct SmallUpload {
+    header: samordna_core::envelope::Header,
+    header_bytes: Vec<u8>,
+    signature: Vec<u8>,
+    header_sha256: [u8; 32],
+    ciphertext: Bytes,
+    now: time::OffsetDateTime,
+    entry: log::Entry,
+    decided_at: i64,
+}
+
+impl BatchJob for SmallUpload {
+    /// The upload's log index, or `None` when its decision is stale.
+    type Output = Option<u64>;
+
+    fn write<'a>(&'a mut self, tx: &'a mut Tx, policy: i64) -> BoxFuture<'a, StoreResult<Option<u64>>> {
+        Box::pin(async move {
+            if policy != self.decided_at {
+                return Ok(None);
+            }
+            let h = &self.header;
+            envelopes::insert(
+                &mut *tx,
+                h,
+                &self.header_bytes,
+                &self.signature,
+                &self.header_sha256,
+                1,
+                self.now,
+            )
+            .await?;
+            envelopes::insert_chunk(&mut *tx, &h.envelope_id, 0, self.ciphertext.to_vec()).await?;
+            Ok(Some(announce_and_log(tx, h, self.now, &self.entry).await?))
+        })
+    }
+}
+
+/// The last writes of a stored envelope: each recipient principal's functional mailbox hears of
+/// it (batched, content-free), and the upload is logged. Returns the log index.
+async fn announce_and_log(
+    tx: &mut Tx,
+    h: &samordna_core::envelope::Header,
+    now: time::OffsetDateTime,
+    entry: &log::Entry,
+) -> StoreResult<u64> {
     for p in h.recipient_principals() {
         crate::store::mail::queue(
-            &mut tx,
+            &mut *tx,
             p,
             crate::store::mail::EventKind::EnvelopeArrived,
             Some(&h.case_id),
@@ -399,15 +470,42 @@ async fn upload_inner(
         )
         .await?;
     }
-    let idx = log::append(&mut tx, entry).await?;
-    tx.commit().await?;
+    log::append(tx, entry).await
+}
+
+/// The answer to a stored envelope (after its commit is durable).
+fn stored(
+    state: &AppState,
+    h: &samordna_core::envelope::Header,
+    header_sha256: [u8; 32],
+    now: time::OffsetDateTime,
+    idx: u64,
+) -> Logged<EnvelopeStored> {
     state.metrics.envelope_stored();
-    tracing::info!(envelope = %id, bytes = h.ciphertext.length, "envelope stored");
-    Ok(Logged(
+    tracing::info!(envelope = %h.envelope_id, bytes = h.ciphertext.length, "envelope stored");
+    Logged(
         StatusCode::CREATED,
         idx,
-        EnvelopeStored { envelope_id: id, header_sha256, stored_at: now, duplicate: false },
-    ))
+        EnvelopeStored {
+            envelope_id: h.envelope_id.clone(),
+            header_sha256,
+            stored_at: now,
+            duplicate: false,
+        },
+    )
+}
+
+/// Another upload of the same id committed first: answered as a retry of that one.
+async fn stored_meanwhile(
+    state: &AppState,
+    id: &EnvelopeId,
+    header_sha256: [u8; 32],
+    entry: &mut log::Entry,
+) -> Result<Logged<EnvelopeStored>, ApiError> {
+    let mut conn = state.store.read().await?;
+    let existing = envelopes::get(&mut conn, id).await?.ok_or(StoreError::Conflict)?;
+    drop(conn);
+    duplicate(state, existing, header_sha256, entry).await
 }
 
 fn too_large(state: &AppState) -> ApiError {

@@ -18,5 +18,7 @@ pub async fn healthz(StateExt(state): StateExt<State>) -> impl IntoResponse {
 
 /// `GET /metrics`.
 pub async fn metrics(StateExt(state): StateExt<State>) -> impl IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+    let mut text = state.metrics.render();
+    text.push_str(&crate::metrics::render_store(&state.store));
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

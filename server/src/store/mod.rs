@@ -8,6 +8,7 @@
 //! Storage errors are mapped to [`StoreError`] here, once: a unique-constraint violation becomes
 //! [`StoreError::Conflict`], a database that does not answer [`StoreError::Unavailable`].
 
+pub mod batch;
 pub mod cases;
 pub mod durable;
 pub mod envelopes;
@@ -164,6 +165,9 @@ pub struct Store {
     /// SQLite: the log's right edge, so an append needs one conditional UPDATE instead of a read
     /// and a write of `log_head` (checked against the row, so other processes' appends are seen).
     log_head: Option<Arc<log::HeadCache>>,
+    /// The writer that commits several requests' small writes in one transaction ([`batch`]);
+    /// `None` in the writer's own copy.
+    batch: Option<batch::Batcher>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -244,7 +248,21 @@ impl Store {
             _ => None,
         };
         let log_head = (backend == Backend::Sqlite).then(|| Arc::new(log::HeadCache::default()));
-        Ok(Store { pool, backend, group, writer: Arc::new(tokio::sync::Mutex::new(())), log_head })
+        let mut store = Store {
+            pool,
+            backend,
+            group,
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+            log_head,
+            batch: None,
+        };
+        store.batch = Some(batch::Batcher::start(store.clone())?);
+        Ok(store)
+    }
+
+    /// The writer that runs jobs in a transaction shared with other requests' ([`batch`]).
+    pub fn batcher(&self) -> Option<&batch::Batcher> {
+        self.batch.as_ref()
     }
 
     /// How many shared `fsync` calls group commit has made (0 without group commit).
@@ -282,15 +300,21 @@ impl Store {
         Ok(Tx { inner, group: self.group.clone(), _turn: turn, log_head: self.log_head.clone() })
     }
 
-    /// SQLite: the counter that every change to an upload decision's inputs moves forward
-    /// (migrations/sqlite/0005_policy_version.sql); `None` on PostgreSQL, which has none.
-    pub async fn policy_version(&self, conn: &mut AnyConnection) -> StoreResult<Option<i64>> {
-        match self.backend {
-            Backend::Sqlite => Ok(Some(
-                sqlx::query_scalar("SELECT version FROM policy_version WHERE id = 1").fetch_one(conn).await?,
-            )),
-            Backend::Postgres => Ok(None),
-        }
+    /// The counter that every change to an upload decision's inputs moves forward
+    /// (`migrations/*/0005_policy_version.sql`).
+    pub async fn policy_version(&self, conn: &mut AnyConnection) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar("SELECT version FROM policy_version WHERE id = 1").fetch_one(conn).await?)
+    }
+
+    /// The policy counter as a write transaction sees it, and held there: no change to a decision's
+    /// inputs commits before `tx` does. SQLite's `BEGIN IMMEDIATE` already excludes every other
+    /// writer; PostgreSQL takes a share lock on the counter's row, which each such change updates.
+    pub async fn policy_version_held(&self, tx: &mut Tx) -> StoreResult<i64> {
+        let sql = match self.backend {
+            Backend::Sqlite => "SELECT version FROM policy_version WHERE id = 1",
+            Backend::Postgres => "SELECT version FROM policy_version WHERE id = 1 FOR SHARE",
+        };
+        Ok(sqlx::query_scalar(sql).fetch_one(&mut **tx).await?)
     }
 
     /// A connection for reads.
