@@ -407,7 +407,8 @@ async fn upload_inner(
         Err(e) => return Err(e.into()),
     }
     store_chunks(&mut tx, &id, spool, h.ciphertext.length).await?;
-    let idx = announce_and_log(&mut tx, h, now, entry).await?;
+    announce(&mut tx, h, now).await?;
+    let idx = log::append(&mut tx, entry).await?;
     tx.commit().await?;
     Ok(stored(state, h, header_sha256, now, idx))
 }
@@ -430,7 +431,11 @@ impl BatchJob for SmallUpload {
     /// The upload's log index, or `None` when its decision is stale.
     type Output = Option<u64>;
 
-    fn write<'a>(&'a mut self, tx: &'a mut Tx, policy: i64) -> BoxFuture<'a, StoreResult<Option<u64>>> {
+    fn write<'a>(
+        &'a mut self,
+        tx: &'a mut Tx,
+        policy: i64,
+    ) -> BoxFuture<'a, StoreResult<Option<log::Entry>>> {
         Box::pin(async move {
             if policy != self.decided_at {
                 return Ok(None);
@@ -447,19 +452,22 @@ impl BatchJob for SmallUpload {
             )
             .await?;
             envelopes::insert_chunk(&mut *tx, &h.envelope_id, 0, self.ciphertext.to_vec()).await?;
-            Ok(Some(announce_and_log(tx, h, self.now, &self.entry).await?))
+            announce(tx, h, self.now).await?;
+            Ok(Some(self.entry.clone()))
         })
+    }
+
+    fn output(self, index: Option<u64>) -> Option<u64> {
+        index
     }
 }
 
-/// The last writes of a stored envelope: each recipient principal's functional mailbox hears of
-/// it (batched, content-free), and the upload is logged. Returns the log index.
-async fn announce_and_log(
+/// Each recipient principal's functional mailbox hears of a stored envelope (batched, content-free).
+async fn announce(
     tx: &mut Tx,
     h: &samordna_core::envelope::Header,
     now: time::OffsetDateTime,
-    entry: &log::Entry,
-) -> StoreResult<u64> {
+) -> StoreResult<()> {
     for p in h.recipient_principals() {
         crate::store::mail::queue(
             &mut *tx,
@@ -470,7 +478,7 @@ async fn announce_and_log(
         )
         .await?;
     }
-    log::append(tx, entry).await
+    Ok(())
 }
 
 /// The answer to a stored envelope (after its commit is durable).

@@ -9,17 +9,19 @@
 //! `log_head` until its commit has flushed the WAL, so uploads still commit one after another there.
 //! A batch takes that lock and waits for that flush once for all of its jobs.
 //!
-//! Jobs sent here are taken by one writer task, which runs on a thread and runtime of its own (so
-//! its wake-ups are not queued behind request work; on PostgreSQL a task). It takes every job that has queued up (at most
-//! [`MAX_JOBS`]), opens one transaction, reads the policy counter once for all of them, runs each
-//! job's writes, commits once, and waits once for group commit's `fsync`. Only then is any job
-//! answered, so an acknowledged request is on disk exactly as with a transaction of its own.
+//! Jobs sent here are taken by a writer: on SQLite one, on a thread and runtime of its own (so its
+//! wake-ups are not queued behind request work); on PostgreSQL [`POSTGRES_WRITERS`] tasks. A
+//! writer takes every job that has queued up (at most [`MAX_JOBS`]), opens one transaction, reads
+//! the policy counter once for all of them, runs each job's writes, appends all of their log
+//! entries at the end in one go ([`log::append_many`]), commits once, and waits once for the
+//! commit to be durable (group commit's `fsync` on SQLite). Only then is any job answered, so an
+//! acknowledged request is on disk exactly as with a transaction of its own.
 //!
 //! Each job stays atomic: if one job's writes fail (a conflicting id, say), the whole transaction
 //! is rolled back, that job is answered with its error, and the others are written again without
-//! it in a fresh transaction. A job's [`BatchJob::write`] must therefore be able to run more than
-//! once, and must return `Ok` only for writes that are to be committed. A job that finds it has
-//! nothing to write (its decision is stale) returns `Ok` having written nothing.
+//! it in a fresh transaction; it is answered after they are committed. A job's
+//! [`BatchJob::write`] must therefore be able to run more than once. A job that finds it has
+//! nothing to write (its decision is stale) returns `Ok(None)` having written nothing.
 
 use std::sync::{
     Arc,
@@ -29,11 +31,16 @@ use std::sync::{
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Store, StoreError, StoreResult, Tx};
+use super::{Store, StoreError, StoreResult, Tx, log};
 
 /// The most jobs committed in one transaction (bounds a batch's turn, and so the wait of the
 /// requests that need the turn for something else).
 pub const MAX_JOBS: usize = 64;
+
+/// Writers on PostgreSQL, each with its own connection and transaction. Their rows go in side by
+/// side; only the end of each transaction (the log append, which locks `log_head`, and the
+/// commit's WAL flush) takes turns. SQLite has one writer at a time, so there it is one.
+const POSTGRES_WRITERS: usize = 4;
 
 /// Queued jobs beyond this make senders wait (back-pressure on uploads, not unbounded memory).
 const QUEUE: usize = 1024;
@@ -43,41 +50,47 @@ pub trait BatchJob: Send + 'static {
     /// What the request learns once its writes are durable.
     type Output: Send + 'static;
 
-    /// Writes this job's rows in `tx`. `policy` is the policy counter as the transaction sees and
-    /// holds it ([`Store::policy_version_held`]), read once per transaction. May run more than once (see the
-    /// module documentation); an `Err` rolls back the whole transaction.
-    fn write<'a>(&'a mut self, tx: &'a mut Tx, policy: i64) -> BoxFuture<'a, StoreResult<Self::Output>>;
+    /// Writes this job's rows in `tx` and returns the access-log entry that records them, or
+    /// `None` if it wrote nothing. `policy` is the policy counter as the transaction sees and
+    /// holds it ([`Store::policy_version_held`]), read once per transaction. May run more than
+    /// once (see the module documentation); an `Err` rolls back the whole transaction. The
+    /// entries of a batch are appended together after every job has written
+    /// ([`log::append_many`]), so the log's head is locked only for the end of the transaction.
+    fn write<'a>(&'a mut self, tx: &'a mut Tx, policy: i64)
+    -> BoxFuture<'a, StoreResult<Option<log::Entry>>>;
+
+    /// The answer once the batch is durable: `index` is the log index of the entry `write`
+    /// returned, `None` if it returned none.
+    fn output(self, index: Option<u64>) -> Self::Output;
 }
 
 /// A job with its reply channel, its output type erased so that one queue carries every kind.
 trait Queued: Send {
-    fn write<'a>(&'a mut self, tx: &'a mut Tx, policy: i64) -> BoxFuture<'a, StoreResult<()>>;
-    /// Answers the request: its output once committed, or the error.
-    fn finish(self: Box<Self>, result: StoreResult<()>);
+    fn write<'a>(&'a mut self, tx: &'a mut Tx, policy: i64)
+    -> BoxFuture<'a, StoreResult<Option<log::Entry>>>;
+    /// Answers the request: its log index once committed, or the error.
+    fn finish(self: Box<Self>, result: StoreResult<Option<u64>>);
 }
 
 struct Pending<J: BatchJob> {
     job: J,
-    output: Option<J::Output>,
     reply: oneshot::Sender<StoreResult<J::Output>>,
 }
 
 impl<J: BatchJob> Queued for Pending<J> {
-    fn write<'a>(&'a mut self, tx: &'a mut Tx, policy: i64) -> BoxFuture<'a, StoreResult<()>> {
-        Box::pin(async move {
-            self.output = Some(self.job.write(tx, policy).await?);
-            Ok(())
-        })
+    fn write<'a>(
+        &'a mut self,
+        tx: &'a mut Tx,
+        policy: i64,
+    ) -> BoxFuture<'a, StoreResult<Option<log::Entry>>> {
+        self.job.write(tx, policy)
     }
 
-    fn finish(self: Box<Self>, result: StoreResult<()>) {
-        let Pending { output, reply, .. } = *self;
-        let answer = result.and_then(|()| {
-            output.ok_or_else(|| StoreError::Other("a batched job was committed without running".into()))
-        });
+    fn finish(self: Box<Self>, result: StoreResult<Option<u64>>) {
+        let Pending { job, reply } = *self;
         // The request may have given up (its timeout): the rows are committed all the same, as a
         // request's own transaction would have been.
-        let _ = reply.send(answer);
+        let _ = reply.send(result.map(|index| job.output(index)));
     }
 }
 
@@ -107,8 +120,11 @@ impl Batcher {
     pub fn start(store: Store) -> StoreResult<Batcher> {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let counts = Arc::new(Counts::default());
+        let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
         if store.backend() == super::Backend::Postgres {
-            tokio::spawn(run(store, jobs, counts.clone()));
+            for _ in 0..POSTGRES_WRITERS {
+                tokio::spawn(run(store.clone(), jobs.clone(), counts.clone()));
+            }
             return Ok(Batcher { queue, counts });
         }
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -133,7 +149,7 @@ impl Batcher {
     /// Runs `job` in the next batch; returns once its writes are durable (or failed).
     pub async fn submit<J: BatchJob>(&self, job: J) -> StoreResult<J::Output> {
         let (reply, answer) = oneshot::channel();
-        let pending: Box<dyn Queued> = Box::new(Pending { job, output: None, reply });
+        let pending: Box<dyn Queued> = Box::new(Pending { job, reply });
         self.queue.send(pending).await.map_err(|_| gone())?;
         answer.await.map_err(|_| gone())?
     }
@@ -143,9 +159,18 @@ fn gone() -> StoreError {
     StoreError::Unavailable("the relay's batch writer has stopped".into())
 }
 
-async fn run(store: Store, mut jobs: mpsc::Receiver<Box<dyn Queued>>, counts: Arc<Counts>) {
+/// One writer: takes what has queued up (waiting for the first job), commits it, and again.
+async fn run(
+    store: Store,
+    jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<Box<dyn Queued>>>>,
+    counts: Arc<Counts>,
+) {
     let mut batch = Vec::with_capacity(MAX_JOBS);
-    while jobs.recv_many(&mut batch, MAX_JOBS).await > 0 {
+    loop {
+        let taken = jobs.lock().await.recv_many(&mut batch, MAX_JOBS).await;
+        if taken == 0 {
+            return;
+        }
         commit_batch(&store, std::mem::take(&mut batch), &counts).await;
     }
 }
@@ -173,19 +198,34 @@ async fn commit_batch(store: &Store, mut batch: Vec<Box<dyn Queued>>, counts: &C
                 break;
             }
         };
+        // Each job's position among the batch's log entries, if it has one.
+        let mut entries = Vec::with_capacity(batch.len());
+        let mut slots = Vec::with_capacity(batch.len());
         let mut failed = None;
         for (i, job) in batch.iter_mut().enumerate() {
-            if let Err(e) = job.write(&mut tx, policy).await {
-                failed = Some((i, e));
-                break;
+            match job.write(&mut tx, policy).await {
+                Ok(entry) => {
+                    slots.push(entry.is_some().then_some(entries.len() as u64));
+                    entries.extend(entry);
+                }
+                Err(e) => {
+                    failed = Some((i, e));
+                    break;
+                }
             }
         }
         let Some((i, e)) = failed else {
-            match tx.commit().await {
-                Ok(()) => {
+            let logged = match log::append_many(&mut tx, &entries).await {
+                Ok(first) => tx.commit().await.map(|()| first),
+                Err(e) => Err(e),
+            };
+            match logged {
+                Ok(first) => {
                     counts.commits.fetch_add(1, Ordering::Relaxed);
                     counts.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    batch.into_iter().for_each(|job| job.finish(Ok(())));
+                    for (job, slot) in batch.into_iter().zip(slots) {
+                        job.finish(Ok(slot.map(|pos| first + pos)));
+                    }
                 }
                 Err(e) => fail_all(batch, &e),
             }

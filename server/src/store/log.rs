@@ -121,19 +121,27 @@ impl HeadCache {
 /// Appends `e` and returns its index. Call it last in a transaction: the row lock on `log_head`
 /// is held until commit and serialises every appender, across relay processes too.
 pub async fn append(tx: &mut super::Tx, e: &Entry) -> StoreResult<u64> {
+    append_many(tx, std::slice::from_ref(e)).await
+}
+
+/// Appends `entries` in order, as consecutive entries, and returns the index of the first. One
+/// move of `log_head` and one insert per table for all of them: the batch writer
+/// ([`super::batch`]) logs a whole batch of requests this way. An empty slice appends nothing.
+pub async fn append_many(tx: &mut super::Tx, entries: &[Entry]) -> StoreResult<u64> {
+    let n = entries.len() as u64;
     let cache = tx.log_head().cloned();
     // With a cached edge: one conditional UPDATE moves the head, instead of a read and a write.
     if let Some((size, frontier)) = cache.as_ref().and_then(|c| c.get())
         && let Some(tree) = Tree::from_frontier(size, split_frontier(Some(frontier.clone())))
     {
-        let pushed = push(tree, e, size)?;
+        let (pushed, edge) = push_all(tree, entries, size)?;
         let moved = exec(
             &mut *tx,
             sqlx::query(
                 "UPDATE log_head SET size = $1, frontier = $2 WHERE id = 1 AND size = $3 AND frontier = $4",
             )
-            .bind(i64::try_from(size + 1).unwrap_or(i64::MAX))
-            .bind(pushed.frontier.clone())
+            .bind(i64::try_from(size + n).unwrap_or(i64::MAX))
+            .bind(edge.clone())
             .bind(i64::try_from(size).unwrap_or(i64::MAX))
             .bind(frontier),
         )
@@ -141,33 +149,33 @@ pub async fn append(tx: &mut super::Tx, e: &Entry) -> StoreResult<u64> {
         if moved == 1 {
             store_pushed(&mut *tx, &pushed).await?;
             if let Some(c) = &cache {
-                c.set(size + 1, pushed.frontier);
+                c.set(size + n, edge);
             }
             return Ok(size);
         }
     }
-    let row = sqlx::query("UPDATE log_head SET size = size + 1 WHERE id = 1 RETURNING size, frontier")
+    let row = sqlx::query("UPDATE log_head SET size = size + $1 WHERE id = 1 RETURNING size, frontier")
+        .bind(i64::try_from(n).unwrap_or(i64::MAX))
         .fetch_one(&mut **tx)
         .await?;
     let size: i64 = row.try_get("size")?;
-    let index = u64::try_from(size - 1).map_err(|_| StoreError::Corrupt("negative log size".into()))?;
-    let tree = Tree::from_frontier(index, split_frontier(row.try_get::<Option<Vec<u8>>, _>("frontier")?))
+    let first = u64::try_from(size)
+        .ok()
+        .and_then(|s| s.checked_sub(n))
+        .ok_or_else(|| StoreError::Corrupt("negative log size".into()))?;
+    let tree = Tree::from_frontier(first, split_frontier(row.try_get::<Option<Vec<u8>>, _>("frontier")?))
         .ok_or_else(|| {
             StoreError::Corrupt(
                 "the log's stored tree edge does not fit its size; restart the relay to rebuild it".into(),
             )
         })?;
-    let pushed = push(tree, e, index)?;
-    exec(
-        &mut *tx,
-        sqlx::query("UPDATE log_head SET frontier = $1 WHERE id = 1").bind(pushed.frontier.clone()),
-    )
-    .await?;
+    let (pushed, edge) = push_all(tree, entries, first)?;
+    exec(&mut *tx, sqlx::query("UPDATE log_head SET frontier = $1 WHERE id = 1").bind(edge.clone())).await?;
     store_pushed(&mut *tx, &pushed).await?;
     if let Some(c) = &cache {
-        c.set(index + 1, pushed.frontier);
+        c.set(first + n, edge);
     }
-    Ok(index)
+    Ok(first)
 }
 
 /// One entry pushed onto the tree: what an append stores.
@@ -177,65 +185,88 @@ struct Pushed {
     leaf: Hash,
     /// The subtrees the leaf completes (above the leaves).
     nodes: Vec<(NodeId, Hash)>,
-    /// The new right edge, as stored.
-    frontier: Vec<u8>,
 }
 
-fn push(mut tree: Tree, e: &Entry, index: u64) -> StoreResult<Pushed> {
-    let entry = e.typed(index)?;
-    let bytes = entry.encode();
-    let leaf = entry.leaf_hash();
-    let mut nodes = Vec::new();
-    tree.push_with(leaf, |node, hash| {
-        if node.level > 0 {
-            nodes.push((node, *hash));
-        }
-    });
-    Ok(Pushed { entry, bytes, leaf, nodes, frontier: tree.frontier().concat() })
+/// Pushes `entries` onto `tree` (of size `first`); returns what to store and the new right edge.
+fn push_all(mut tree: Tree, entries: &[Entry], first: u64) -> StoreResult<(Vec<Pushed>, Vec<u8>)> {
+    let mut pushed = Vec::with_capacity(entries.len());
+    for (index, e) in (first..).zip(entries) {
+        let entry = e.typed(index)?;
+        let bytes = entry.encode();
+        let leaf = entry.leaf_hash();
+        let mut nodes = Vec::new();
+        tree.push_with(leaf, |node, hash| {
+            if node.level > 0 {
+                nodes.push((node, *hash));
+            }
+        });
+        pushed.push(Pushed { entry, bytes, leaf, nodes });
+    }
+    Ok((pushed, tree.frontier().concat()))
 }
 
-async fn store_pushed(conn: &mut AnyConnection, p: &Pushed) -> StoreResult<()> {
-    insert_entry(&mut *conn, &p.entry, &p.bytes, &p.leaf).await?;
-    for (node, hash) in &p.nodes {
-        exec(
-            &mut *conn,
-            sqlx::query("INSERT INTO log_nodes (level, idx, hash) VALUES ($1, $2, $3)")
+/// Rows per multi-row INSERT: well inside SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+const ROWS_PER_INSERT: usize = 64;
+
+async fn store_pushed(conn: &mut AnyConnection, pushed: &[Pushed]) -> StoreResult<()> {
+    for part in pushed.chunks(ROWS_PER_INSERT) {
+        let rows: Vec<(&LogEntry, &[u8], &Hash)> =
+            part.iter().map(|p| (&p.entry, p.bytes.as_slice(), &p.leaf)).collect();
+        insert_entries(&mut *conn, &rows).await?;
+    }
+    let nodes: Vec<&(NodeId, Hash)> = pushed.iter().flat_map(|p| &p.nodes).collect();
+    for part in nodes.chunks(ROWS_PER_INSERT) {
+        let sql = format!("INSERT INTO log_nodes (level, idx, hash) VALUES {}", placeholders(part.len(), 3));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (node, hash) in part {
+            q = q
                 .bind(i64::from(node.level))
                 .bind(i64::try_from(node.index).unwrap_or(i64::MAX))
-                .bind(hash.to_vec()),
-        )
-        .await?;
+                .bind(hash.to_vec());
+        }
+        exec(&mut *conn, q).await?;
     }
     Ok(())
 }
 
+/// `($1, …, $cols), ($cols+1, …)`: `rows` groups of `cols` numbered placeholders.
+fn placeholders(rows: usize, cols: usize) -> String {
+    let group = |r: usize| {
+        let params: Vec<String> = (1..=cols).map(|c| format!("${}", r * cols + c)).collect();
+        format!("({})", params.join(", "))
+    };
+    (0..rows).map(group).collect::<Vec<_>>().join(", ")
+}
+
 /// The queryable columns are written from the typed entry, so they say exactly what was hashed.
-async fn insert_entry(conn: &mut AnyConnection, e: &LogEntry, bytes: &[u8], leaf: &Hash) -> StoreResult<()> {
-    exec(
-        conn,
-        sqlx::query(
-            "INSERT INTO access_log (idx, at, request_id, actor_principal, actor_user, cert_fingerprint, action,
-                                     decision, reason, case_id, consent_id, envelope_id, object, peer, entry, leaf_hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-        )
-        .bind(i64::try_from(e.index).unwrap_or(i64::MAX))
-        .bind(e.at_us)
-        .bind(e.request_id.as_str().to_owned())
-        .bind(e.actor_principal.as_ref().map(|p| p.as_str().to_owned()))
-        .bind(e.actor_user.as_ref().map(|u| u.as_str().to_owned()))
-        .bind(e.cert_fingerprint.map(hex::encode))
-        .bind(i64::from(e.action.code()))
-        .bind(i64::from(e.reason.is_ok()))
-        .bind(i64::from(e.reason.code()))
-        .bind(e.case_id.as_ref().map(|c| c.as_str().to_owned()))
-        .bind(e.consent_id.as_ref().map(|c| c.as_str().to_owned()))
-        .bind(e.envelope_id.as_ref().map(|c| c.as_str().to_owned()))
-        .bind(e.object.as_ref().map(|o| o.as_str().to_owned()))
-        .bind(e.peer.map(|p| p.to_string()))
-        .bind(bytes.to_vec())
-        .bind(leaf.to_vec()),
-    )
-    .await?;
+async fn insert_entries(conn: &mut AnyConnection, part: &[(&LogEntry, &[u8], &Hash)]) -> StoreResult<()> {
+    let sql = format!(
+        "INSERT INTO access_log (idx, at, request_id, actor_principal, actor_user, cert_fingerprint, action,
+                                 decision, reason, case_id, consent_id, envelope_id, object, peer, entry, leaf_hash)
+         VALUES {}",
+        placeholders(part.len(), 16)
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for (e, bytes, leaf) in part {
+        q = q
+            .bind(i64::try_from(e.index).unwrap_or(i64::MAX))
+            .bind(e.at_us)
+            .bind(e.request_id.as_str().to_owned())
+            .bind(e.actor_principal.as_ref().map(|p| p.as_str().to_owned()))
+            .bind(e.actor_user.as_ref().map(|u| u.as_str().to_owned()))
+            .bind(e.cert_fingerprint.map(hex::encode))
+            .bind(i64::from(e.action.code()))
+            .bind(i64::from(e.reason.is_ok()))
+            .bind(i64::from(e.reason.code()))
+            .bind(e.case_id.as_ref().map(|c| c.as_str().to_owned()))
+            .bind(e.consent_id.as_ref().map(|c| c.as_str().to_owned()))
+            .bind(e.envelope_id.as_ref().map(|c| c.as_str().to_owned()))
+            .bind(e.object.as_ref().map(|o| o.as_str().to_owned()))
+            .bind(e.peer.map(|p| p.to_string()))
+            .bind(bytes.to_vec())
+            .bind(leaf.to_vec());
+    }
+    exec(conn, q).await?;
     Ok(())
 }
 
@@ -525,7 +556,7 @@ pub async fn set_entry_bytes(conn: &mut AnyConnection, e: &LogEntry, leaf: &Hash
         sqlx::query("DELETE FROM access_log WHERE idx = $1").bind(i64::try_from(e.index).unwrap_or(i64::MAX)),
     )
     .await?;
-    insert_entry(conn, e, &e.encode(), leaf).await
+    insert_entries(conn, &[(e, &e.encode(), leaf)]).await
 }
 
 /// Stores a complete subtree's hash.
