@@ -216,6 +216,8 @@ stable_codes!(
         CertificateWrongUsage = 47, "certificate_wrong_usage",
         /// The request body is not of the media type the route takes (`Content-Type`).
         UnsupportedMediaType = 48, "unsupported_media_type",
+        /// The route does not take the request's method.
+        MethodNotAllowed = 49, "method_not_allowed",
     }
 );
 

@@ -44,10 +44,14 @@ struct Answer {
     status: u16,
     body: Vec<u8>,
     log_index: Option<u64>,
+    /// The response's header block as curl wrote it.
+    headers: String,
 }
 
 /// `curl -X method` as the municipality's Karin Berg, with `body` and exactly the `Content-Type`
-/// given (`None`: no such header at all; curl would otherwise add a form type).
+/// given (`None`: no such header at all; curl would otherwise add a form type). The body is sent
+/// at once, without `Expect: 100-continue`, so a refusal that leaves it unread in the socket would
+/// show as a reset (status 0) instead of an answer.
 fn send(relay: &TestRelay, method: &str, path: &str, body: &[u8], content_type: Option<&str>) -> Answer {
     let dir = tempfile::tempdir().unwrap();
     let (input, out_body, out_headers) =
@@ -65,7 +69,7 @@ fn send(relay: &TestRelay, method: &str, path: &str, body: &[u8], content_type: 
         .arg(&out_body)
         .arg("-D")
         .arg(&out_headers)
-        .args(["-w", "%{http_code}", "-H"])
+        .args(["-w", "%{http_code}", "-H", "Expect:", "-H"])
         .arg(match content_type {
             Some(t) => format!("Content-Type: {t}"),
             None => "Content-Type:".to_owned(),
@@ -82,12 +86,23 @@ fn send(relay: &TestRelay, method: &str, path: &str, body: &[u8], content_type: 
     let status = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
     // No answer at all: curl's own error is the clue.
     let body = if status == 0 { out.stderr } else { std::fs::read(&out_body).unwrap_or_default() };
-    Answer { status, body, log_index }
+    Answer { status, body, log_index, headers }
 }
 
 /// The answer is `status` with `{"error":{"code": reason, "message": <a sentence>}}`, and the
 /// refusal is in the access log at the index the answer names, as `action` by the municipality.
 fn assert_refused(relay: &TestRelay, what: &str, a: &Answer, status: u16, action: Action, reason: Reason) {
+    assert_json_error(what, a, status, reason);
+    let idx = a.log_index.unwrap_or_else(|| panic!("{what}: a refusal carries its log index"));
+    let row = relay.access_log().into_iter().find(|r| r.idx == idx).expect("the logged entry");
+    assert!(!row.allowed, "{what}: {row:?}");
+    assert_eq!(Action::from_code(row.action), Some(action), "{what}: {row:?}");
+    assert_eq!(Reason::from_code(row.reason), Some(reason), "{what}: {row:?}");
+    assert_eq!(row.principal.as_deref(), Some(KOMMUN), "{what}: {row:?}");
+}
+
+/// The answer is `status` with `{"error":{"code": reason, "message": <a sentence>}}`.
+fn assert_json_error(what: &str, a: &Answer, status: u16, reason: Reason) {
     let text = String::from_utf8_lossy(&a.body);
     assert_eq!(a.status, status, "{what}: {text}");
     let v: serde_json::Value =
@@ -98,12 +113,6 @@ fn assert_refused(relay: &TestRelay, what: &str, a: &Answer, status: u16, action
         message.len() >= 20 && message.contains(' ') && message.len() < 2000,
         "{what}: the message is a sentence of bounded length: {message:?}"
     );
-    let idx = a.log_index.unwrap_or_else(|| panic!("{what}: a refusal carries its log index"));
-    let row = relay.access_log().into_iter().find(|r| r.idx == idx).expect("the logged entry");
-    assert!(!row.allowed, "{what}: {row:?}");
-    assert_eq!(Action::from_code(row.action), Some(action), "{what}: {row:?}");
-    assert_eq!(Reason::from_code(row.reason), Some(reason), "{what}: {row:?}");
-    assert_eq!(row.principal.as_deref(), Some(KOMMUN), "{what}: {row:?}");
 }
 
 /// Row counts of every table a request could write to (all but the log's own tables).
@@ -425,6 +434,36 @@ fn hostile_input_is_refused_with_a_code_and_nothing_stored(backend: Backend) {
     let log = relay.access_log();
     assert_eq!(log.len(), log_before + refusals, "one access-log entry per refusal");
     assert!(log.iter().enumerate().all(|(i, r)| r.idx == i as u64), "{log:#?}");
+
+    // Faults of the request line rather than the body, each with a body of 3 MB sent at once: the
+    // same JSON error body, and an answer rather than a reset. A wrong method or an unknown route
+    // touches no case, so it is in the relay's own log, not the access log; a malformed id in the
+    // path of a POST is a refusal of that route's action and is in the access log.
+    let big = vec![b' '; 3_000_000];
+    let json = Some("application/json");
+    let log_before = relay.access_log().len();
+    let a = send(&relay, "DELETE", "/v1/cases", &big, json);
+    assert_json_error("DELETE /v1/cases", &a, 405, Reason::MethodNotAllowed);
+    let allow = a
+        .headers
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("allow:").map(|v| v.trim().to_owned()));
+    assert_eq!(allow.as_deref(), Some("post"), "405 names the methods the route takes: {}", a.headers);
+    let a = send(&relay, "POST", "/v1/no-such-route", &big, json);
+    assert_json_error("POST /v1/no-such-route", &a, 404, Reason::NotFound);
+    let a = send(&relay, "GET", "/v1/cases/%FF%FE", b"", None);
+    assert_json_error("GET /v1/cases/%FF%FE", &a, 400, Reason::Malformed);
+    assert_eq!(relay.access_log().len(), log_before, "routing faults are not access-log entries");
+    let a = send(&relay, "POST", "/v1/consents/not-a-consent-id/changes", &big, json);
+    assert_refused(
+        &relay,
+        "POST /v1/consents/not-a-consent-id/changes",
+        &a,
+        400,
+        Action::ConsentWithdraw,
+        Reason::Malformed,
+    );
+    assert_eq!(stored(&relay), before, "a routing fault stored something");
 
     // The relay is still up and serves good requests: the directory, and the real envelope.
     let a = kommun.get("/v1/principals");

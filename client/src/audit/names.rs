@@ -93,6 +93,7 @@ pub fn reason_sv(reason: Reason) -> &'static str {
         Reason::CertificateSelfSigned => "certifikatet är egenutfärdat",
         Reason::CertificateWrongUsage => "certifikatet får inte användas för inloggning",
         Reason::UnsupportedMediaType => "fel innehållstyp",
+        Reason::MethodNotAllowed => "fel metod för adressen",
         _ => "nekad",
     }
 }

@@ -1,9 +1,6 @@
 //! SIP cases.
 
-use axum::{
-    extract::{Path, State as StateExt},
-    http::StatusCode,
-};
+use axum::{extract::State as StateExt, http::StatusCode};
 use samordna_core::{
     CaseId,
     api::{CaseStatus, CaseView, ConsentStatus, ConsentView, OpenCase},
@@ -13,7 +10,7 @@ use samordna_core::{
 use sqlx::AnyConnection;
 use time::OffsetDateTime;
 
-use super::{ApiError, Caller, JsonBody, Logged, State, deny, parse_id, read_json};
+use super::{ApiError, Caller, JsonBody, Logged, PathId, State, deny, parse_id, read_json};
 use crate::store::{
     StoreError, StoreResult,
     cases::{self, Case, Consent},
@@ -142,7 +139,7 @@ pub async fn visible_case(conn: &mut AnyConnection, id: &CaseId, caller: &Caller
 pub async fn show(
     StateExt(state): StateExt<State>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Logged<CaseView>, ApiError> {
     let now = state.clock.now();
     let mut entry = caller.entry(Action::CaseRead, now);
@@ -170,7 +167,7 @@ pub async fn show(
 pub async fn close(
     StateExt(state): StateExt<State>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Logged<CaseView>, ApiError> {
     let now = state.clock.now();
     let mut entry = caller.entry(Action::CaseClose, now);

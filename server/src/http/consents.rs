@@ -1,9 +1,6 @@
 //! Consents: recorded with their signed metadata, shown to the case's participants.
 
-use axum::{
-    extract::{Path, State as StateExt},
-    http::StatusCode,
-};
+use axum::{extract::State as StateExt, http::StatusCode};
 use samordna_core::{
     ConsentId,
     api::{CaseStatus, ConsentView, Notice, NoticeKind},
@@ -15,7 +12,7 @@ use samordna_core::{
 };
 
 use super::{
-    ApiError, Caller, JsonBody, Logged, State,
+    ApiError, Caller, JsonBody, Logged, PathId, State,
     cases::{consent_view, visible_case},
     deny, parse_id, read_json,
 };
@@ -144,7 +141,7 @@ pub async fn record(
 pub async fn show(
     StateExt(state): StateExt<State>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Logged<ConsentView>, ApiError> {
     let now = state.clock.now();
     let mut entry = caller.entry(Action::ConsentRead, now);
@@ -182,7 +179,7 @@ pub async fn show(
 pub async fn change(
     StateExt(state): StateExt<State>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     body: JsonBody,
 ) -> Result<Logged<ConsentView>, ApiError> {
     let now = state.clock.now();

@@ -1,9 +1,6 @@
 //! The principal directory and published encryption keys.
 
-use axum::{
-    extract::{Path, State as StateExt},
-    http::StatusCode,
-};
+use axum::{extract::State as StateExt, http::StatusCode};
 use samordna_core::{
     PrincipalId,
     api::{Directory, KeyList, KeyPublished, PrincipalEntry},
@@ -11,7 +8,7 @@ use samordna_core::{
     audit::{Action, Reason},
 };
 
-use super::{ApiError, Caller, JsonBody, Logged, State, deny, parse_id, read_json};
+use super::{ApiError, Caller, JsonBody, Logged, PathId, State, deny, parse_id, read_json};
 use crate::store::{keys, log, principals};
 
 /// `GET /v1/principals`.
@@ -32,7 +29,7 @@ pub async fn list(StateExt(state): StateExt<State>, caller: Caller) -> Result<Lo
 pub async fn keys(
     StateExt(state): StateExt<State>,
     caller: Caller,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> Result<Logged<KeyList>, ApiError> {
     let now = state.clock.now();
     let mut entry = caller.entry(Action::KeyRead, now);

@@ -4,7 +4,7 @@ use std::{collections::HashMap, io::Cursor, time::Duration};
 
 use axum::{
     body::{Body, BodyDataStream},
-    extract::{Path, Query, State as StateExt},
+    extract::{Query, State as StateExt},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -25,7 +25,7 @@ use samordna_core::{
 use sqlx::AnyConnection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::{ApiError, AppState, Caller, JsonBody, Logged, State, deny, parse_id, read_json};
+use super::{ApiError, AppState, Caller, JsonBody, Logged, PathId, State, deny, parse_id, read_json};
 use crate::store::{
     StoreError, StoreResult, Tx,
     batch::BatchJob,
@@ -33,9 +33,6 @@ use crate::store::{
     envelopes::{self, CHUNK_BYTES, Envelope},
     keys, log, principals,
 };
-
-/// How much of an unread upload the relay reads before answering a refusal.
-const DRAIN_BEFORE_REFUSAL: u64 = 4 * 1024 * 1024;
 
 /// Reads a request body frame by frame, refusing a client that goes quiet.
 struct BodyReader {
@@ -61,18 +58,6 @@ impl BodyReader {
                 Err(ApiError::new(Reason::Malformed, format!("the request body could not be read: {e}")))
             }
             Ok(Some(Ok(b))) => Ok(Some(b)),
-        }
-    }
-
-    /// Reads and discards what is left of the body, up to `cap` bytes, so that a client still
-    /// sending receives the refusal instead of a reset stream. Larger bodies are cut off.
-    async fn drain(&mut self, cap: u64) {
-        let mut seen = 0u64;
-        while seen < cap {
-            match self.next().await {
-                Ok(Some(b)) => seen += b.len() as u64,
-                _ => return,
-            }
         }
     }
 
@@ -246,7 +231,7 @@ async fn receive_ciphertext(
 pub async fn upload(
     StateExt(state): StateExt<State>,
     caller: Caller,
-    Path(raw_id): Path<String>,
+    PathId(raw_id): PathId,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Logged<EnvelopeStored>, ApiError> {
@@ -265,10 +250,7 @@ pub async fn upload(
         Err(_) => Err(ApiError::new(Reason::Timeout, "the upload took too long; send the envelope again")),
     };
     // A refusal, and the answer to a retry of a stored envelope, come before the body is read:
-    // read (some of) it, so the client hears the answer instead of a reset connection.
-    if result.as_ref().is_ok_and(|ok| ok.2.duplicate) || result.is_err() {
-        reader.drain(DRAIN_BEFORE_REFUSAL).await;
-    }
+    // the drain layer (super::drain) reads what is left before the answer goes out.
     match result {
         Ok(ok) => Ok(ok),
         Err(e) if e.log_index.is_some() => Err(e),
@@ -604,7 +586,7 @@ async fn addressed_envelope(
 pub async fn fetch(
     StateExt(state): StateExt<State>,
     caller: Caller,
-    Path(raw_id): Path<String>,
+    PathId(raw_id): PathId,
 ) -> Result<Response, ApiError> {
     let now = state.clock.now();
     let mut entry = caller.entry(Action::EnvelopeFetch, now);
@@ -681,7 +663,7 @@ pub async fn fetch(
 pub async fn receipt(
     StateExt(state): StateExt<State>,
     caller: Caller,
-    Path(raw_id): Path<String>,
+    PathId(raw_id): PathId,
     body: JsonBody,
 ) -> Result<Logged<serde_json::Value>, ApiError> {
     let now = state.clock.now();
@@ -724,7 +706,7 @@ pub async fn receipt(
 pub async fn status(
     StateExt(state): StateExt<State>,
     caller: Caller,
-    Path(raw_id): Path<String>,
+    PathId(raw_id): PathId,
 ) -> Result<Logged<DeliveryStatus>, ApiError> {
     let now = state.clock.now();
     let mut entry = caller.entry(Action::StatusRead, now);

@@ -8,6 +8,7 @@
 mod cases;
 mod consents;
 mod directory;
+mod drain;
 mod envelopes;
 mod ops;
 mod transparency;
@@ -114,8 +115,10 @@ pub fn router(state: State) -> Router {
         .route("/v1/log/entries", get(transparency::entries))
         .route("/v1/log/witnesses", get(transparency::witnesses).post(transparency::publish_witness))
         .route("/v1/log/cosignatures", post(transparency::cosign))
+        .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn_with_state(state.clone(), request_context))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), drain::drain_unread))
         .with_state(state)
 }
 
@@ -153,8 +156,45 @@ async fn request_context(
     response
 }
 
-async fn not_found() -> ApiError {
+async fn not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    // Outside the routes' request_context, so logged here.
+    tracing::info!(%method, path = uri.path(), status = 404, "request for no route");
     ApiError::new(Reason::NotFound, "there is no such route; see docs/api.md")
+}
+
+/// A route called with a method it does not take: `405` with an `Allow` header (added by axum) and
+/// the usual error body.
+async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError::new(
+        Reason::MethodNotAllowed,
+        format!(
+            "this route does not take {method}; the Allow header lists the methods it takes (docs/api.md)"
+        ),
+    )
+}
+
+/// A path parameter (an id), as text. Ids are checked by [`parse_id`] in the handler, which logs
+/// the refusal; one that is not even UTF-8 once percent-decoded is refused here, as `malformed`
+/// with the usual error body instead of axum's plain-text rejection.
+#[derive(Debug)]
+pub struct PathId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<String>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(id)) => Ok(PathId(id)),
+            Err(e) => {
+                let error = ApiError::new(
+                    Reason::Malformed,
+                    format!("the id in the path cannot be read: {}", e.body_text()),
+                );
+                tracing::info!(request_id = %request_id(), reason = %error.reason, message = %error.message, "refused");
+                Err(error)
+            }
+        }
+    }
 }
 
 /// A refusal: stable code, a sentence, and the access-log index of the refusal.
@@ -187,6 +227,7 @@ impl ApiError {
             R::Deleted => StatusCode::GONE,
             R::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             R::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            R::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             R::TooFewParties
             | R::RecorderNotAParty
             | R::AdultGrantorMissing
@@ -445,9 +486,7 @@ pub async fn read_json<T: DeserializeOwned>(body: JsonBody) -> Result<T, ApiErro
             .content_type
             .as_ref()
             .map_or_else(|| "none".to_owned(), |v| format!("{:?}", String::from_utf8_lossy(v.as_bytes())));
-        // Read what was sent (up to the cap) before answering: a body left unread in the socket
-        // makes the close a reset, and the client may never see the refusal.
-        let _ = tokio::time::timeout(body.time_limit, read_limited(body.body)).await;
+        // The body is left unread: the drain layer reads it before the answer goes out.
         return Err(ApiError::new(
             Reason::UnsupportedMediaType,
             format!(
