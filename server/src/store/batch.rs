@@ -113,10 +113,13 @@ pub struct Counts {
 }
 
 impl Batcher {
-    /// Starts the writer for `store` (a copy without a batcher of its own). On SQLite it runs on a
-    /// thread and runtime of its own: SQLite connections do their I/O on sqlx's worker threads, so
-    /// they serve any runtime. PostgreSQL connections are sockets registered with the runtime that
-    /// opened them, so there the writer is a task on the caller's runtime.
+    /// Starts the writers for `store` (a copy without a batcher of its own). On SQLite the one
+    /// writer runs on a thread and runtime of its own: SQLite connections do their I/O on sqlx's
+    /// worker threads, so they serve any runtime. PostgreSQL connections are sockets registered
+    /// with the runtime that opened them, so there the writers are tasks on the caller's runtime.
+    /// Two uploads of one id in two PostgreSQL writers' batches meet at the unique index: the
+    /// second waits for the first batch's commit, fails, and is answered as a retry of it (or
+    /// `conflict` if its content differs).
     pub fn start(store: Store) -> StoreResult<Batcher> {
         let (queue, jobs) = mpsc::channel(QUEUE);
         let counts = Arc::new(Counts::default());
